@@ -1,0 +1,264 @@
+"""The output directory of one crawl run, shared by the components of one crawler.
+
+Layout (design.md): ``warc/`` ``articles/<run_id>.jsonl`` ``index/index.cdxj`` ``runs/<run_id>.json``
+``state/``. One :class:`Archive` per crawler (``Archive.of(crawler)``), opened when the spider opens
+and closed when it closes, by :class:`~newsarchive.extensions.RunLifecycle`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from newsarchive import __version__
+from newsarchive.cdxj import cdxj_line, merge_into_index
+from newsarchive.config import Config
+from newsarchive.warc_writer import WarcFileWriter, WrittenRecord
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+_CRAWLER_ATTRIBUTE = "_newsarchive_archive"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class Layout:
+    root: Path
+
+    @property
+    def warc(self) -> Path:
+        return self.root / "warc"
+
+    @property
+    def articles(self) -> Path:
+        return self.root / "articles"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def create(self) -> None:
+        for path in (self.warc, self.articles, self.index, self.runs, self.state):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass
+class RunStats:
+    pages: Counter = field(default_factory=Counter)  # candidate articles by status ("error" too)
+    records: Counter = field(default_factory=Counter)  # WARC records by type
+    bytes_stored: int = 0  # payload bytes of response records
+    extracted: int = 0
+    extraction_errors: int = 0
+    errors: list[str] = field(default_factory=list)
+    related_titles: dict[str, dict] = field(default_factory=dict)  # title -> {seed, matched}
+    seeds_total: int = 0
+    seeds_archived: int = 0
+    seeds_failed: list[str] = field(default_factory=list)
+
+    def title_looked_up(self, title: str, seed: str, matched: bool) -> None:
+        entry = self.related_titles.setdefault(title, {"seed": seed, "matched": False})
+        entry["matched"] = entry["matched"] or matched
+
+    @property
+    def unmatched_titles(self) -> list[dict[str, str]]:
+        """Related titles that matched a link on none of their document's seed pages."""
+        return [
+            {"title": title, "seed": entry["seed"]}
+            for title, entry in self.related_titles.items()
+            if not entry["matched"]
+        ]
+
+
+class Archive:
+    def __init__(self, config: Config, settings_snapshot: dict[str, Any]):
+        self.config = config
+        self.layout = Layout(config.output_dir)
+        self.run_id = config.run_id or new_run_id()
+        self.started = datetime.now(UTC)
+        self.settings_snapshot = settings_snapshot
+        self.stats = RunStats()
+        self.seeds: list[str] = []
+        self.warc: WarcFileWriter | None = None
+        self._jsonl = None
+        self._pending_index = None  # unsorted index lines of this run, merged at close
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> Archive:
+        archive = getattr(crawler, _CRAWLER_ATTRIBUTE, None)
+        if archive is None:
+            config = Config.from_settings(crawler.settings)
+            snapshot = {
+                key: _jsonable(value)
+                for key, value in crawler.settings.copy_to_dict().items()
+                if key.startswith("NEWSARCHIVE_") or key in _RECORDED_SCRAPY_SETTINGS
+            }
+            archive = cls(config, snapshot)
+            setattr(crawler, _CRAWLER_ATTRIBUTE, archive)
+        return archive
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def open(self) -> None:
+        self.layout.create()
+        self.warc = WarcFileWriter(
+            self.layout.warc, self.warcinfo(), max_size=self.config.warc_max_size
+        )
+        self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._pending_index = open(self.pending_index_path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def close(self) -> None:
+        if self.warc is not None:
+            self.warc.close()
+        if self._jsonl is not None:
+            self._jsonl.close()
+            self._jsonl = None
+        if self._pending_index is not None:
+            self._pending_index.close()
+            self._pending_index = None
+            with open(self.pending_index_path, encoding="utf-8") as pending:
+                merge_into_index(self.layout.index, (line.rstrip("\n") for line in pending))
+            self.pending_index_path.unlink()
+
+    @property
+    def jsonl_path(self) -> Path:
+        return self.layout.articles / f"{self.run_id}.jsonl"
+
+    @property
+    def pending_index_path(self) -> Path:
+        return self.layout.index / f".pending-{self.run_id}.cdxj"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.layout.runs / f"{self.run_id}.json"
+
+    # -- writing ---------------------------------------------------------------------------------
+    def record_written(self, written: WrittenRecord, profile: str | None = None) -> None:
+        self.stats.records[written.rec_type] += 1
+        line = cdxj_line(written, profile)
+        if line and self._pending_index is not None:
+            self._pending_index.write(line + "\n")
+
+    def write_jsonl(self, line: dict[str, Any]) -> None:
+        assert self._jsonl is not None, "archive not open"
+        self._jsonl.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._jsonl.flush()
+
+    def warcinfo(self) -> dict[str, str]:
+        return {
+            "software": f"newsarchive/{__version__} (scrapy, warcio, trafilatura)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "isPartOf": self.run_id,
+            "hostname": os.uname().nodename,
+            "operator": self.config.operator or "unknown",
+            "http-header-user-agent": str(self.settings_snapshot.get("USER_AGENT", "")),
+            "robots": "obey" if self.settings_snapshot.get("ROBOTSTXT_OBEY") else "ignore",
+            "python": sys.version.split()[0],
+            "versions": json.dumps(package_versions(), sort_keys=True),
+            "crawl-settings": json.dumps(self.settings_snapshot, sort_keys=True, default=str),
+        }
+
+    def manifest(self, finished: datetime | None = None) -> dict[str, Any]:
+        stats = self.stats
+        return {
+            "run_id": self.run_id,
+            "started": _iso(self.started),
+            "finished": _iso(finished) if finished else None,
+            "seeds": self.seeds,
+            "settings": self.settings_snapshot,
+            "versions": package_versions(),
+            "stats": {
+                "pages_by_status": dict(stats.pages),
+                "records_by_type": dict(stats.records),
+                "bytes_stored": stats.bytes_stored,
+                "extracted": stats.extracted,
+                "extraction_errors": stats.extraction_errors,
+                "seeds_total": stats.seeds_total,
+                "seeds_archived": stats.seeds_archived,
+                "seeds_failed": stats.seeds_failed,
+                "unmatched_related_titles": stats.unmatched_titles,
+                "errors": stats.errors[:1000],
+                "errors_total": len(stats.errors),
+            },
+            "files": self.files_written(),
+        }
+
+    def files_written(self) -> list[str]:
+        root = self.layout.root
+        files = [str((self.layout.warc / name).relative_to(root)) for name in self._warc_files()]
+        if self.jsonl_path.exists():
+            files.append(str(self.jsonl_path.relative_to(root)))
+        files.append(str((self.layout.index / "index.cdxj").relative_to(root)))
+        files.append(str(self.manifest_path.relative_to(root)))
+        return files
+
+    def _warc_files(self) -> list[str]:
+        if self.warc is None:
+            return []
+        names = list(self.warc.files_written)
+        if self.warc.current_file:
+            names.append(self.warc.current_file)
+        return names
+
+    def write_manifest(self, finished: datetime) -> Path:
+        path = self.manifest_path
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.manifest(finished), indent=2, ensure_ascii=False))
+        os.replace(tmp, path)
+        return path
+
+
+_RECORDED_SCRAPY_SETTINGS = {
+    "USER_AGENT",
+    "ROBOTSTXT_OBEY",
+    "DEPTH_LIMIT",
+    "AUTOTHROTTLE_ENABLED",
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "DOWNLOAD_DELAY",
+    "DOWNLOAD_TIMEOUT",
+    "DOWNLOAD_MAXSIZE",
+}
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("newsarchive", "scrapy", "warcio", "trafilatura", "h11", "lxml", "twisted"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return str(value)

@@ -1,0 +1,188 @@
+"""The ``newsarchive`` command line (design.md, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+
+Command = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def register(function: Command) -> Command:
+        _COMMANDS[name] = function
+        return function
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsarchive",
+        description="Archive news articles: byte-faithful WARC, clean text, replay.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    crawl = sub.add_parser("crawl", help="crawl seeds into the archive")
+    crawl.add_argument("seeds", nargs="*", metavar="SEED", help="URL, URL list or seed document")
+    _output_option(crawl)
+    crawl.add_argument("--depth", type=int, help="link depth to follow (default 1)")
+    crawl.add_argument(
+        "--allow-domain", action="append", default=[], metavar="D", help="widen the scope"
+    )
+    crawl.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
+    crawl.add_argument("--max-pages", type=int, help="stop after N candidate articles")
+    crawl.add_argument("--concurrency", type=int, help="concurrent requests (default 16)")
+    crawl.add_argument("--no-extract", action="store_true", help="WARC only, no text extraction")
+    crawl.add_argument("--jsonl-html", action="store_true", help="put the raw page in the JSONL")
+    crawl.add_argument("--warc-max-size", type=int, metavar="BYTES", help="rotate WARC files")
+    crawl.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    crawl.add_argument("--redis", metavar="URL", help="distributed mode: shared frontier")
+    crawl.add_argument(
+        "-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+        help="any Scrapy or NEWSARCHIVE_* setting",
+    )
+
+    for name, text in (
+        ("index", "rebuild the CDXJ index from the WARC files"),
+    ):
+        _output_option(sub.add_parser(name, help=text))
+    return parser
+
+
+def _output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o", "--output", type=Path, default=Path("output"), help="archive root (default ./output)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return _COMMANDS[args.command](args)
+
+
+# -- crawl ---------------------------------------------------------------------------------------
+def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
+    """Scrapy settings the crawl options stand for (applied over newsarchive.settings)."""
+    settings: dict[str, object] = {
+        "NEWSARCHIVE_OUTPUT_DIR": str(args.output),
+        "NEWSARCHIVE_SEEDS": list(args.seeds),
+        "LOG_LEVEL": "WARNING",
+    }
+    if args.depth is not None:
+        settings["NEWSARCHIVE_DEPTH"] = args.depth
+    if args.allow_domain:
+        settings["NEWSARCHIVE_ALLOWED_DOMAINS"] = list(args.allow_domain)
+    if args.ignore_robots:
+        settings["ROBOTSTXT_OBEY"] = False
+    if args.max_pages is not None:
+        settings["NEWSARCHIVE_MAX_PAGES"] = args.max_pages
+    if args.concurrency is not None:
+        settings["CONCURRENT_REQUESTS"] = args.concurrency
+        settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = args.concurrency
+    if args.no_extract:
+        settings["NEWSARCHIVE_EXTRACT"] = False
+    if args.jsonl_html:
+        settings["NEWSARCHIVE_JSONL_HTML"] = True
+    if args.warc_max_size is not None:
+        settings["NEWSARCHIVE_WARC_MAX_SIZE"] = args.warc_max_size
+    for pair in args.settings:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
+        settings[name.strip()] = value
+    return settings
+
+
+class UsageError(Exception):
+    pass
+
+
+@command("crawl")
+def run_crawl(args: argparse.Namespace) -> int:
+    from newsarchive.seeds import load_seeds
+
+    if args.resume or args.redis:
+        print("newsarchive: --resume and --redis are not available yet", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        overrides = crawl_settings(args)
+    except UsageError as exc:
+        print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.seeds:
+        print("newsarchive crawl: give at least one SEED (URL, URL list or seed document)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    seeds, _warnings = load_seeds(args.seeds)  # the spider reports the warnings
+    if not seeds:
+        for warning in _warnings:
+            print(f"newsarchive crawl: {warning}", file=sys.stderr)
+        print("newsarchive crawl: no usable seed: nothing to crawl", file=sys.stderr)
+        return EXIT_FATAL
+    problem = _check_writable(args.output)
+    if problem:
+        print(f"newsarchive crawl: {problem}", file=sys.stderr)
+        return EXIT_FATAL
+    return _run_spider(overrides)
+
+
+def _check_writable(output: Path) -> str | None:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create output directory {output}: {exc.strerror or exc}"
+    if not os.access(output, os.W_OK | os.X_OK):
+        return f"output directory {output} is not writable"
+    return None
+
+
+def _run_spider(overrides: dict[str, object]) -> int:
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    from newsarchive.archive import Archive
+
+    settings = get_project_settings()
+    settings.setdict(overrides, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler("articles")
+    process.crawl(crawler)
+    process.start()
+    stats = Archive.of(crawler).stats
+    if stats.seeds_total == 0:
+        return EXIT_FATAL
+    return EXIT_PARTIAL if stats.seeds_failed else EXIT_OK
+
+
+# -- index ---------------------------------------------------------------------------------------
+@command("index")
+def run_index(args: argparse.Namespace) -> int:
+    from newsarchive.archive import Layout
+    from newsarchive.cdxj import rebuild_index
+
+    layout = Layout(args.output)
+    warcs = sorted(layout.warc.glob("*.warc.gz"))
+    path = rebuild_index(warcs, layout.index)
+    with open(path, encoding="utf-8") as index:
+        count = sum(1 for _ in index)
+    print(f"indexed {len(warcs)} WARC file(s): {count} lines in {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The typed view of newsarchive's settings, built once per crawler from Scrapy settings.
+
+Defaults live in :mod:`newsarchive.settings`; nothing else in the code parses NEWSARCHIVE_* keys.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+# Request.meta keys shared by the spider, the handler, the middlewares and the pipelines.
+VIA_META_KEY = "newsarchive_via"  # seed | related-title | related-link | feed | sitemap
+SEED_META_KEY = "newsarchive_seed"  # the seed URL this request descends from
+REFERRER_META_KEY = "newsarchive_referrer"  # the page that linked here
+
+
+def _optional_bool(settings: BaseSettings, name: str) -> bool | None:
+    value = settings.get(name)
+    if value is None or value in ("", "auto"):
+        return None
+    return settings.getbool(name)
+
+
+@dataclass(frozen=True)
+class Config:
+    output_dir: Path
+    warc_max_size: int
+    extract: bool
+    extract_workers: int
+    extract_timeout: float
+    jsonl_html: bool
+    depth: int
+    allowed_domains: tuple[str, ...]
+    max_pages: int
+    operator: str
+    contact_url: str
+    progress: bool | None
+    progress_interval: float
+    run_id: str | None
+    block_private_addresses: bool | None
+    seeds: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Config:
+        workers = settings.getint("NEWSARCHIVE_EXTRACT_WORKERS")
+        return cls(
+            output_dir=Path(settings.get("NEWSARCHIVE_OUTPUT_DIR") or "output"),
+            warc_max_size=settings.getint("NEWSARCHIVE_WARC_MAX_SIZE"),
+            extract=settings.getbool("NEWSARCHIVE_EXTRACT"),
+            extract_workers=workers if workers > 0 else (os.cpu_count() or 1),
+            extract_timeout=settings.getfloat("NEWSARCHIVE_EXTRACT_TIMEOUT"),
+            jsonl_html=settings.getbool("NEWSARCHIVE_JSONL_HTML"),
+            depth=settings.getint("NEWSARCHIVE_DEPTH"),
+            allowed_domains=tuple(settings.getlist("NEWSARCHIVE_ALLOWED_DOMAINS")),
+            max_pages=settings.getint("NEWSARCHIVE_MAX_PAGES"),
+            operator=settings.get("NEWSARCHIVE_OPERATOR") or "",
+            contact_url=settings.get("NEWSARCHIVE_CONTACT_URL") or "",
+            progress=_optional_bool(settings, "NEWSARCHIVE_PROGRESS"),
+            progress_interval=settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL"),
+            run_id=settings.get("NEWSARCHIVE_RUN_ID") or None,
+            block_private_addresses=_optional_bool(settings, "NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES"),
+            seeds=tuple(settings.getlist("NEWSARCHIVE_SEEDS")),
+        )

@@ -1,0 +1,116 @@
+"""Scrapy extensions: the run's lifecycle (open, close, manifest, summary) and live progress."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from twisted.internet import task
+
+from newsarchive.archive import Archive
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+class RunLifecycle:
+    """Opens the archive when the spider opens; closes it, writes the manifest and prints the
+    summary when the spider closes (after the pipelines have written their last records)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.archive = Archive.of(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls(crawler)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self) -> None:
+        self.archive.open()
+        logger.info("newsarchive run %s writing to %s", self.archive.run_id, self.archive.layout.root)
+
+    def spider_closed(self, reason: str) -> None:
+        self.archive.close()
+        path = self.archive.write_manifest(datetime.now(UTC))
+        print(summary_text(self.archive, reason, path), file=sys.stderr)
+
+
+def summary_text(archive: Archive, reason: str, manifest_path) -> str:
+    stats = archive.stats
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(stats.pages.items())) or "none"
+    warcs = [f for f in archive.files_written() if f.startswith("warc/")]
+    lines = [
+        f"newsarchive run {archive.run_id} finished ({reason})",
+        f"  pages:      {sum(stats.pages.values())} ({statuses})",
+        f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived",
+        f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
+        f"  stored:     {stats.bytes_stored:,} payload bytes in {len(warcs)} WARC file(s), "
+        f"{sum(stats.records.values())} records",
+        f"  articles:   {archive.jsonl_path}",
+        f"  manifest:   {manifest_path}",
+    ]
+    for failed in stats.seeds_failed:
+        lines.append(f"  seed failed: {failed}")
+    for unmatched in stats.unmatched_titles:
+        lines.append(f"  unmatched related title: {unmatched['title']!r} (on {unmatched['seed']})")
+    if stats.errors:
+        lines.append(f"  errors:     {len(stats.errors)}")
+        lines.extend(f"    {error}" for error in stats.errors[:20])
+        if len(stats.errors) > 20:
+            lines.append(f"    ... {len(stats.errors) - 20} more in the manifest")
+    return "\n".join(lines)
+
+
+class Progress:
+    """One progress line on stderr every few seconds while crawling (on a terminal by default)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.archive = Archive.of(crawler)
+        config = self.archive.config
+        self.enabled = config.progress if config.progress is not None else sys.stderr.isatty()
+        self.interval = config.progress_interval
+        self._loop: task.LoopingCall | None = None
+        self._started = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls(crawler)
+        if extension.enabled:
+            crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+            crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self) -> None:
+        self._started = time.monotonic()
+        self._loop = task.LoopingCall(self.report)
+        self._loop.start(self.interval, now=False)
+
+    def spider_closed(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+
+    def report(self) -> None:
+        stats = self.crawler.stats
+        fetched = stats.get_value("downloader/response_count", 0) if stats else 0
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        engine = self.crawler.engine
+        queued = len(engine._slot.scheduler) if engine and engine._slot else 0
+        pages = self.archive.stats
+        print(
+            f"[newsarchive] fetched {fetched} ({fetched / elapsed:.1f}/s), queued {queued}, "
+            f"extracted {pages.extracted}, errors {len(pages.errors)}",
+            file=sys.stderr,
+            flush=True,
+        )

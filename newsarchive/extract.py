@@ -1,0 +1,454 @@
+"""Cleaned-copy extraction: decode an HTML response and run trafilatura on it.
+
+`extract_page` is a plain top-level function (picklable, no shared state) that never raises:
+every failure becomes the ``extraction_error`` of its result. `ExtractionPool` runs it in worker
+processes started with "forkserver" or "spawn" (never by forking the crawler, whose reactor and
+threads must not be copied), so parsing stays off Scrapy's reactor thread.
+
+Time limits, from the inside out:
+
+1. in the worker, SIGALRM interrupts a page after ``timeout`` seconds: the page gets
+   ``extraction_error = "timed out after Ns"`` and the worker takes the next page;
+2. in the worker, ``faulthandler`` ends the process if the page is still running
+   ``HARD_GRACE`` seconds later (stuck in C code, where SIGALRM cannot reach);
+3. in the parent, ``asyncio.wait_for`` gives up another ``PARENT_MARGIN`` seconds after that.
+
+A worker that dies (killed, out of memory, case 2) breaks the executor; the pool replaces it and
+the pages in flight get an ``extraction_error`` naming the failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import faulthandler
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import charset_normalizer
+from lxml.html import HtmlElement
+from trafilatura import bare_extraction
+from trafilatura.metadata import extract_metadata
+from trafilatura.settings import Document
+from trafilatura.utils import load_html
+from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom, to_unicode
+
+from newsarchive.digests import sha1_digest
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Types that say nothing about the body: sniff it instead.
+SNIFF_TYPES = frozenset(
+    {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
+)
+_HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta")
+
+HARD_GRACE = 5.0  # seconds past the soft limit before a stuck worker ends itself
+PARENT_MARGIN = 10.0  # seconds past the hard limit before the parent gives up on a worker
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+_LANGUAGE_METAS = frozenset({"content-language", "og:locale", "language", "dc.language"})
+_QUIET_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext", "charset_normalizer")
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+
+def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
+    """Decode an HTML body; return ``(text, encoding)``. Never raises on bad bytes.
+
+    Order (w3lib's, as Scrapy uses it): BOM, then the Content-Type header's charset, then
+    ``<meta charset>`` / ``<meta http-equiv="Content-Type">`` (or an XML declaration), then
+    detection (strict UTF-8, else charset-normalizer). Unknown charset names are skipped.
+    A declaration that cannot be right is overridden: a legacy 8-bit label on a body that is
+    valid non-ASCII UTF-8, "UTF-8" on a body mostly not UTF-8, UTF-16/32 named by a meta tag.
+    Stray invalid bytes in a page otherwise in its charset become U+FFFD.
+    """
+    encoding, text = html_to_unicode(
+        content_type, body, default_encoding="utf-8", auto_detect_fun=_detect_encoding
+    )
+    if read_bom(body)[0] is None:
+        better = _correct_declared(body, content_type, encoding, text)
+        if better is not None and better != encoding:
+            encoding, text = better, to_unicode(body, better)
+    return text, encoding
+
+
+def _detect_encoding(body: bytes) -> str | None:
+    if _is_utf8(body):
+        return "utf-8"
+    best = charset_normalizer.from_bytes(body).best()
+    if best is None:
+        return None
+    try:
+        return codecs.lookup(best.encoding).name
+    except LookupError:
+        return None
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _correct_declared(
+    body: bytes, content_type: str | None, encoding: str, text: str
+) -> str | None:
+    """Return the encoding to use instead of a declared one that cannot be right, or None."""
+    if encoding.startswith(("utf-16", "utf-32")):
+        # WHATWG: a meta tag naming UTF-16/32 is read as UTF-8 (the tag itself is ASCII).
+        return "utf-8" if http_content_type_encoding(content_type) is None else None
+    if encoding == "utf-8":
+        return _detect_if_garbled(body, text)
+    if not body.isascii() and _is_utf8(body):
+        return "utf-8"  # legacy label on real UTF-8: multi-byte runs do not happen by chance
+    return None
+
+
+def _detect_if_garbled(body: bytes, text: str) -> str | None:
+    """For a body declared UTF-8: detect its charset if most non-ASCII bytes are invalid."""
+    bad = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if bad < 3 or bad * 4 < non_ascii:
+        return None  # a few stray bytes in a UTF-8 page: keep UTF-8 with replacement chars
+    return _detect_encoding(body)
+
+
+# --- extraction ------------------------------------------------------------------------------
+
+
+class PageTimeout(BaseException):
+    """Raised by SIGALRM when a page runs past its time limit.
+
+    A BaseException so that the ``except Exception`` blocks inside trafilatura and lxml
+    wrappers cannot swallow it.
+    """
+
+
+def extract_page(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    *,
+    include_html: bool = False,
+    time_limit: float | None = None,
+) -> dict[str, Any]:
+    """Decode and extract one page; return the JSONL extraction fields. Never raises.
+
+    Keys: title, author, published, language, sitename, description, categories, tags,
+    canonical_url, text, extraction_error, text_digest, encoding, and html if include_html.
+    ``time_limit`` (seconds, main thread only) interrupts decoding and extraction via SIGALRM.
+    """
+    result = _blank_result(include_html)
+    try:
+        _fill_result(result, body, url, content_type, include_html, time_limit)
+    except PageTimeout:
+        result["extraction_error"] = f"timed out after {time_limit:g}s"
+    except Exception as exc:  # contract: every failure becomes a reason string
+        result["extraction_error"] = _describe(exc)
+    result["text_digest"] = sha1_digest(result["text"].encode("utf-8", "replace"))
+    return result
+
+
+def _blank_result(include_html: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "title": None,
+        "author": None,
+        "published": None,
+        "language": None,
+        "sitename": None,
+        "description": None,
+        "categories": [],
+        "tags": [],
+        "canonical_url": None,
+        "text": "",
+        "extraction_error": None,
+        "text_digest": sha1_digest(b""),
+        "encoding": None,
+    }
+    if include_html:
+        result["html"] = None
+    return result
+
+
+def _fill_result(
+    result: dict[str, Any],
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    include_html: bool,
+    time_limit: float | None,
+) -> None:
+    mime = _mime_type(content_type)
+    if not _is_html(mime, body):
+        result["extraction_error"] = f"not HTML ({mime or 'no content type'})"
+        return
+    with _time_limit(time_limit):
+        html, result["encoding"] = decode_html(body, content_type)
+        if include_html:
+            result["html"] = html
+        result.update(_extract_fields(html, url))
+
+
+def _mime_type(content_type: str | bytes | None) -> str:
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _is_html(mime: str, body: bytes) -> bool:
+    if mime in HTML_TYPES:
+        return True
+    if mime not in SNIFF_TYPES:
+        return False
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith(b"<") and any(marker in head for marker in _HTML_MARKERS)
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    reason = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return reason[:200]
+
+
+def _extract_fields(html: str, url: str) -> dict[str, Any]:
+    # A leftover XML declaration makes lxml re-read the str as bytes in the declared charset.
+    tree = load_html(_XML_DECLARATION.sub("", html, count=1))
+    if tree is None:
+        return {"extraction_error": "not parseable as HTML"}
+    canonical, language = _declared_canonical(tree, url), _declared_language(tree)
+    # bare_extraction works on its own copy of the tree, so `tree` stays usable below.
+    doc = bare_extraction(tree, url=url, with_metadata=True, include_comments=False)
+    error = None
+    if not isinstance(doc, Document):
+        doc, error = extract_metadata(tree, url), "no main text found"
+    fields = _document_fields(doc, url, canonical, language)
+    fields["extraction_error"] = error
+    return fields
+
+
+def _document_fields(
+    doc: Document, url: str, canonical: str | None, language: str | None
+) -> dict[str, Any]:
+    return {
+        "title": doc.title or None,
+        "author": doc.author or None,
+        "published": doc.date or None,
+        "language": doc.language or language,
+        "sitename": doc.sitename or None,
+        "description": doc.description or None,
+        "categories": _as_list(doc.categories),
+        "tags": _as_list(doc.tags),
+        # rel=canonical first; else trafilatura's og:url / JSON-LD url when it names another URL
+        "canonical_url": canonical or (doc.url if doc.url and doc.url != url else None),
+        "text": doc.text or "",
+    }
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    """trafilatura gives categories/tags as lists or comma-separated strings: make a list."""
+    values = [value] if isinstance(value, str) else value or []
+    items = (part.strip() for item in values if isinstance(item, str) for part in item.split(","))
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def _declared_canonical(tree: HtmlElement, url: str) -> str | None:
+    for link in tree.iterfind(".//link[@href]"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            absolute = urljoin(url, link.get("href", "").strip())
+            if urlsplit(absolute).scheme in ("http", "https"):
+                return absolute
+    return None
+
+
+def _declared_language(tree: HtmlElement) -> str | None:
+    candidates = [tree.get("lang"), tree.get("xml:lang")]
+    for meta in tree.iterfind(".//meta[@content]"):
+        kind = meta.get("http-equiv") or meta.get("property") or meta.get("name") or ""
+        if kind.strip().lower() in _LANGUAGE_METAS:
+            candidates.append(meta.get("content"))
+    for candidate in candidates:
+        tag = (candidate or "").replace(",", " ").split()
+        if tag and _LANGUAGE_TAG.fullmatch(tag[0].replace("_", "-")):
+            primary, _, rest = tag[0].replace("_", "-").partition("-")
+            return primary.lower() + (f"-{rest}" if rest else "")
+    return None
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise PageTimeout in this thread after `seconds` (main thread with SIGALRM only)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not seconds or not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise PageTimeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+
+# --- worker side -----------------------------------------------------------------------------
+
+_WARMUP_PAGE = (
+    b"<html><head><title>Warm-up</title></head><body><nav><a href='/'>Home</a></nav><article>"
+    + b"<p>This paragraph only exists to load trafilatura's lazily built state.</p>" * 8
+    + b"</article><footer>Imprint</footer></body></html>"
+)
+
+
+def _init_worker() -> None:
+    """Worker initializer: quiet per-page library logging, leave Ctrl-C to the parent, warm up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    extract_page(_WARMUP_PAGE, "https://example.com/warm-up", "text/html")
+
+
+def _extract_in_worker(
+    body: bytes, url: str, content_type: str | None, include_html: bool, time_limit: float
+) -> dict[str, Any]:
+    """Worker entry point: the soft limit (SIGALRM) inside, a hard limit (process exit) around."""
+    faulthandler.dump_traceback_later(time_limit + HARD_GRACE, exit=True)
+    try:
+        return extract_page(
+            body, url, content_type, include_html=include_html, time_limit=time_limit
+        )
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+# --- parent side -----------------------------------------------------------------------------
+
+
+def failed_result(reason: str, include_html: bool = False) -> dict[str, Any]:
+    """An extraction result with no content and `reason` as its extraction_error."""
+    result = _blank_result(include_html)
+    result["extraction_error"] = reason
+    return result
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+class ExtractionPool:
+    """Run `extract_page` in worker processes, awaitable from asyncio.
+
+    At most `workers` pages are in a worker at a time; further calls wait their turn, and
+    `pending` counts both, so a caller can hold back new work while it is high.
+    """
+
+    def __init__(self, workers: int = 0, timeout: float = 30.0) -> None:
+        self.workers = workers if workers > 0 else (os.cpu_count() or 1)
+        self.timeout = timeout
+        self._context = _mp_context()
+        self._executor = self._new_executor()
+        self._slots = asyncio.Semaphore(self.workers)
+        self._pending = 0
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        """Pages submitted through `extract` and not yet answered (running or waiting)."""
+        return self._pending
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers (for monitoring and tests)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return [pid for pid in list(processes) if isinstance(pid, int)]
+
+    async def extract(
+        self, body: bytes, url: str, content_type: str | None, include_html: bool = False
+    ) -> dict[str, Any]:
+        """Extract one page in a worker; failures come back as extraction_error."""
+        self._pending += 1
+        try:
+            async with self._slots:
+                return await self._run(body, url, content_type, include_html)
+        finally:
+            self._pending -= 1
+
+    def close(self) -> None:
+        """Stop the workers (waits for pages already running)."""
+        self._closed = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def _run(
+        self, body: bytes, url: str, content_type: str | None, include_html: bool
+    ) -> dict[str, Any]:
+        executor, future = self._submit(body, url, content_type, include_html)
+        limit = self.timeout + HARD_GRACE + PARENT_MARGIN
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), limit)
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            return failed_result(f"extraction worker died ({type(exc).__name__})", include_html)
+        except TimeoutError:
+            self._replace(executor, kill=True)
+            reason = f"timed out after {self.timeout:g}s (worker unresponsive)"
+            return failed_result(reason, include_html)
+
+    def _submit(
+        self, body: bytes, url: str, content_type: str | None, include_html: bool
+    ) -> tuple[ProcessPoolExecutor, Future[dict[str, Any]]]:
+        args = (body, url, content_type, include_html, self.timeout)
+        executor = self._executor
+        try:
+            return executor, executor.submit(_extract_in_worker, *args)
+        except BrokenProcessPool:  # broke since the last page: replace it, try once more
+            self._replace(executor)
+            executor = self._executor
+            return executor, executor.submit(_extract_in_worker, *args)
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=self._context, initializer=_init_worker
+        )
+
+    def _replace(self, broken: ProcessPoolExecutor, kill: bool = False) -> None:
+        """Swap in a fresh executor for `broken` (once, however many pages report it)."""
+        if self._executor is broken and not self._closed:
+            logger.warning("extraction worker pool broken; starting a new one")
+            self._executor = self._new_executor()
+        if kill:
+            _kill_workers(broken)
+        broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.kill()

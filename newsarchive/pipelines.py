@@ -1,0 +1,163 @@
+"""Item pipelines: extraction off the reactor, then the cleaned copy into WARC and JSONL."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from newsarchive import __version__
+from newsarchive.archive import Archive
+from newsarchive.extract import ExtractionPool, decode_html
+from newsarchive.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
+from newsarchive.warc_writer import WrittenRecord
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime:
+        return mime in HTML_TYPES
+    return body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+
+
+class ExtractionPipeline:
+    """Runs trafilatura on HTML pages in a process pool sized to the cores."""
+
+    def __init__(self, archive: Archive):
+        self.archive = archive
+        self.config = archive.config
+        self.pool: ExtractionPool | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(Archive.of(crawler))
+
+    def open_spider(self) -> None:
+        if self.config.extract:
+            self.pool = ExtractionPool(self.config.extract_workers, self.config.extract_timeout)
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem) or item.status is None or item.status >= 400:
+            return item
+        if not is_html(item.content_type, item.body):
+            mime = (item.content_type or "unknown").split(";")[0]
+            item.extraction = {"extraction_error": f"not HTML ({mime})"}
+        elif self.pool is None:
+            item.extraction = {"extraction_error": "extraction disabled (--no-extract)"}
+            if self.config.jsonl_html:
+                item.extraction["html"] = decode_html(item.body, item.content_type)[0]
+        else:
+            item.extraction = await self.pool.extract(
+                item.body, item.page_url, item.content_type, include_html=self.config.jsonl_html
+            )
+            if item.extraction.get("text"):
+                self.archive.stats.extracted += 1
+            else:
+                self.archive.stats.extraction_errors += 1
+        return item
+
+
+class ArchivePipeline:
+    """Writes the cleaned text (conversion + metadata records) and one JSONL line per page."""
+
+    def __init__(self, archive: Archive):
+        self.archive = archive
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(Archive.of(crawler))
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        text_pointer = None
+        extraction = item.extraction
+        if item.response_record is not None and extraction.get("text"):
+            text_pointer = self._write_cleaned_copy(item, item.response_record)
+        self._count(item)
+        self.archive.write_jsonl(jsonl_line(item, self.archive.run_id, text_pointer))
+        return item
+
+    def _write_cleaned_copy(self, item: PageItem, response: WrittenRecord) -> dict[str, Any]:
+        warc = self.archive.warc
+        assert warc is not None
+        refers = [
+            ("WARC-Refers-To", response.pointer.record_id),
+            ("WARC-Refers-To-Target-URI", response.target_uri),
+            ("WARC-Refers-To-Date", response.date),
+        ]
+        text = item.extraction["text"].encode("utf-8")
+        conversion = warc.make_record(
+            "conversion",
+            f"urn:text:{response.target_uri}",
+            text,
+            content_type="text/plain; charset=utf-8",
+            warc_headers=refers,
+        )
+        written = warc.write_record(conversion)
+        self.archive.record_written(written)
+        metadata = {key: item.extraction.get(key) for key in METADATA_FIELDS}
+        metadata["extractor"] = f"newsarchive/{__version__} trafilatura"
+        metadata["text_digest"] = item.extraction.get("text_digest")
+        metadata_record = warc.make_record(
+            "metadata",
+            f"urn:pageinfo:{response.target_uri}",
+            json.dumps(metadata, ensure_ascii=False).encode("utf-8"),
+            content_type="application/json",
+            warc_headers=refers,
+        )
+        self.archive.record_written(warc.write_record(metadata_record))
+        return written.pointer.as_dict()
+
+    def _count(self, item: PageItem) -> None:
+        stats = self.archive.stats
+        stats.pages[str(item.status) if item.status is not None else "error"] += 1
+        if item.error:
+            stats.errors.append(f"{item.url}: {item.error}")
+
+
+def jsonl_line(item: PageItem, run_id: str, text_pointer: dict[str, Any] | None) -> dict[str, Any]:
+    """The schema-1 JSONL record (docs/jsonl.md) of one page."""
+    extraction = item.extraction
+    response = item.response_record
+    line: dict[str, Any] = {
+        "schema": JSONL_SCHEMA,
+        "run_id": run_id,
+        "url": item.url,
+        "final_url": item.final_url,
+        "status": item.status,
+        "error": item.error,
+        "fetched_at": item.fetched_at,
+        "via": item.via,
+        "seed": item.seed,
+        "referrer": item.referrer,
+        "depth": item.depth,
+    }
+    for key in METADATA_FIELDS:
+        default: Any = [] if key in ("categories", "tags") else None
+        line[key] = extraction.get(key) or default
+    line["text"] = extraction.get("text") or ""
+    line["extraction_error"] = extraction.get("extraction_error")
+    if "html" in extraction:
+        line["html"] = extraction["html"]
+    line["payload_digest"] = response.payload_digest if response else None
+    line["text_digest"] = extraction.get("text_digest")
+    line["truncated"] = item.truncated
+    line["change"] = "new"
+    line["previous"] = None
+    line["warc"] = {
+        "response": response.pointer.as_dict() if response else None,
+        "text": text_pointer,
+    }
+    return line

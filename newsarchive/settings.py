@@ -1,0 +1,74 @@
+"""Scrapy settings of the newsarchive project, and every NEWSARCHIVE_* default in one place.
+
+`scrapy crawl articles` (through scrapy.cfg) and `newsarchive crawl` both start from this module;
+the CLI only overrides what its options name.
+"""
+
+from newsarchive import __version__
+
+BOT_NAME = "newsarchive"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- newsarchive's own settings (documented defaults) ---------------------------------------
+NEWSARCHIVE_OUTPUT_DIR = "output"  # archive root: warc/ articles/ index/ runs/ state/
+NEWSARCHIVE_WARC_MAX_SIZE = 1_000_000_000  # rotate WARC files at this many bytes
+NEWSARCHIVE_EXTRACT = True  # run trafilatura on HTML responses
+NEWSARCHIVE_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU core
+NEWSARCHIVE_EXTRACT_TIMEOUT = 30.0  # seconds per page before extraction is abandoned
+NEWSARCHIVE_JSONL_HTML = False  # add the decoded raw page as "html" to each JSONL line
+NEWSARCHIVE_DEPTH = 1  # 0 = seeds only, 1 = seeds and the articles they link to
+NEWSARCHIVE_ALLOWED_DOMAINS: list[str] = []  # added to the seeds' registered domains
+NEWSARCHIVE_MAX_PAGES = 0  # stop after this many candidate articles (0 = no limit)
+NEWSARCHIVE_CONTACT_URL = "https://github.com/newsarchive/newsarchive"
+NEWSARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record
+NEWSARCHIVE_PROGRESS = None  # live progress on stderr; None = only when stderr is a terminal
+NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between progress lines
+NEWSARCHIVE_RUN_ID = None  # set by the CLI; generated when missing
+NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None  # None: block unless a seed is private (addresses.py)
+NEWSARCHIVE_SEEDS: list[str] = []  # seed arguments (URLs or files) when not given to the spider
+
+# --- Scrapy settings newsarchive relies on ---------------------------------------------------
+USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
+DEPTH_LIMIT = 0  # the spider applies NEWSARCHIVE_DEPTH itself
+DEPTH_PRIORITY = 1  # breadth-first: seeds before what they link to
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+REDIRECT_MAX_TIMES = 10
+RETRY_TIMES = 2
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False  # no listening socket unless asked
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+HTTPERROR_ALLOW_ALL = True  # failed pages still reach the spider, which records them
+
+DOWNLOAD_HANDLERS = {
+    "http": "newsarchive.http_handler.RawCaptureDownloadHandler",
+    "https": "newsarchive.http_handler.RawCaptureDownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {
+    # Closest to the downloader: sees every exchange as on the wire, before decompression (590),
+    # redirects (600) and retries (550) change or consume it.
+    "newsarchive.downloadermiddlewares.WarcCaptureMiddleware": 950,
+    # Scrapy's own looks up the public suffix list online on first use; this one never does.
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    "newsarchive.downloadermiddlewares.OfflineCookiesMiddleware": 700,
+}
+ITEM_PIPELINES = {
+    "newsarchive.pipelines.ExtractionPipeline": 300,
+    "newsarchive.pipelines.ArchivePipeline": 800,
+}
+EXTENSIONS = {
+    "newsarchive.extensions.RunLifecycle": 100,
+    "newsarchive.extensions.Progress": 200,
+}

@@ -1,0 +1,247 @@
+"""Rotating WARC/1.1 writer: one gzip member per record, a warcinfo record first in every file.
+
+Files are named per the IIPC convention ``PREFIX-<yyyymmddhhmmssSSS>-<serial:05d>-<host>-<pid>``
+and carry an ``.open`` suffix until closed. Every record is flushed as soon as it is written, so
+a killed process leaves only whole records plus at most one torn tail (see ``repair``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.recordbuilder import RecordBuilder
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from newsarchive.exchange import Exchange
+
+OPEN_SUFFIX = ".open"
+WARC_VERSION = "WARC/1.1"
+
+
+@dataclass(frozen=True)
+class RecordPointer:
+    """Where one record lives: enough for a reader to seek to it and read it alone."""
+
+    file: str
+    offset: int
+    length: int
+    record_id: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "offset": self.offset,
+            "length": self.length,
+            "record_id": self.record_id,
+        }
+
+
+@dataclass(frozen=True)
+class WrittenRecord:
+    """What the index and the JSONL need to know about a record just written."""
+
+    pointer: RecordPointer
+    rec_type: str
+    target_uri: str
+    date: str  # WARC-Date, ISO 8601
+    mime: str | None = None
+    status: int | None = None
+    payload_digest: str | None = None
+
+
+class RawStatusAndHeaders(StatusAndHeaders):
+    """HTTP head that warcio writes byte for byte, instead of re-serialising parsed headers."""
+
+    def __init__(self, raw_head: bytes, is_http_request: bool = False):
+        first, _, rest = raw_head.decode("latin-1").partition("\r\n")
+        protocol, _, statusline = first.partition(" ")
+        headers = [
+            tuple(part.strip() for part in line.split(":", 1))
+            for line in rest.split("\r\n")
+            if ":" in line
+        ]
+        super().__init__(statusline, headers, protocol=protocol, is_http_request=is_http_request)
+        self.headers_buff = raw_head
+
+    def compute_headers_buffer(self, header_filter=None) -> None:  # noqa: ARG002
+        """Keep the bytes as received: re-encoding would change them."""
+
+
+class WarcFileWriter:
+    """Writes records into size-rotated WARC files under ``directory``."""
+
+    def __init__(
+        self,
+        directory: Path,
+        warcinfo: dict[str, str],
+        max_size: int = 1_000_000_000,
+        prefix: str = "NEWSARCHIVE",
+    ):
+        self.directory = directory
+        self.warcinfo = warcinfo
+        self.max_size = max_size
+        self.prefix = prefix
+        self.host = socket.gethostname().split(".")[0] or "localhost"
+        self.files_written: list[str] = []
+        self._serial = 0
+        self._stream: BinaryIO | None = None
+        self._writer: WARCWriter | None = None
+        self._name = ""
+        self._builder = RecordBuilder(warc_version=WARC_VERSION)
+
+    # -- records ---------------------------------------------------------------------------------
+    def write_exchange(self, exchange: Exchange) -> tuple[WrittenRecord, WrittenRecord]:
+        """Write the response and its request; return (response, request)."""
+        date = warc_date(exchange.started)
+        response = self._response_record(exchange, date)
+        written_response = self._write(response)
+        request = self._request_record(exchange, date, written_response.pointer.record_id)
+        written_request = self._write(request)
+        return written_response, written_request
+
+    def write_record(self, record) -> WrittenRecord:
+        """Write any record made with :meth:`make_record`."""
+        return self._write(record)
+
+    def make_record(
+        self,
+        rec_type: str,
+        target_uri: str,
+        payload: bytes,
+        *,
+        content_type: str | None = None,
+        warc_headers: Iterable[tuple[str, str]] = (),
+        http_head: bytes | None = None,
+        date: str | None = None,
+    ):
+        headers = [
+            ("WARC-Type", rec_type),
+            ("WARC-Record-ID", self._builder._make_warc_id()),
+            ("WARC-Date", date or warc_date(datetime.now(UTC))),
+            ("WARC-Target-URI", target_uri),
+            *warc_headers,
+        ]
+        return self._builder.create_warc_record(
+            target_uri,
+            rec_type,
+            payload=io.BytesIO(payload),
+            length=len(payload),
+            warc_content_type=content_type,
+            warc_headers=StatusAndHeaders("", headers, protocol=WARC_VERSION),
+            http_headers=RawStatusAndHeaders(http_head) if http_head is not None else None,
+        )
+
+    # -- files -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._stream is None:
+            return
+        self._stream.close()
+        final = self.directory / self._name
+        os.replace(self.directory / (self._name + OPEN_SUFFIX), final)
+        self.files_written.append(self._name)
+        self._stream = None
+        self._writer = None
+
+    @property
+    def current_file(self) -> str | None:
+        return self._name if self._stream is not None else None
+
+    def _writer_or_open(self) -> WARCWriter:
+        if self._writer is None:
+            self._open_next()
+        assert self._writer is not None
+        return self._writer
+
+    def _open_next(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+        self._serial += 1
+        self._name = f"{self.prefix}-{stamp}-{self._serial:05d}-{self.host}-{os.getpid()}.warc.gz"
+        self._stream = open(self.directory / (self._name + OPEN_SUFFIX), "xb")  # noqa: SIM115
+        self._writer = WARCWriter(self._stream, gzip=True, warc_version=WARC_VERSION)
+        info = self._writer.create_warcinfo_record(self._name, self.warcinfo)
+        self._append(info)
+
+    def _write(self, record) -> WrittenRecord:
+        if self._stream is not None and self._stream.tell() >= self.max_size:
+            self.close()
+        self._writer_or_open()
+        pointer = self._append(record)
+        return _describe(record, pointer)
+
+    def _append(self, record) -> RecordPointer:
+        assert self._stream is not None and self._writer is not None
+        offset = self._stream.tell()
+        self._writer.write_record(record)
+        self._stream.flush()
+        record_id = record.rec_headers.get_header("WARC-Record-ID")
+        return RecordPointer(self._name, offset, self._stream.tell() - offset, record_id)
+
+    def _response_record(self, exchange: Exchange, date: str):
+        headers: list[tuple[str, str]] = []
+        if exchange.ip_address:
+            headers.append(("WARC-IP-Address", exchange.ip_address))
+        if exchange.truncated:
+            headers.append(("WARC-Truncated", exchange.truncated))
+        return self.make_record(
+            "response",
+            exchange.url,
+            exchange.body,
+            content_type="application/http; msgtype=response",
+            warc_headers=headers,
+            http_head=exchange.stored_head(),
+            date=date,
+        )
+
+    def _request_record(self, exchange: Exchange, date: str, response_id: str):
+        headers = [("WARC-Concurrent-To", response_id)]
+        if exchange.ip_address:
+            headers.append(("WARC-IP-Address", exchange.ip_address))
+        return self.make_record(
+            "request",
+            exchange.url,
+            exchange.request_body,
+            content_type="application/http; msgtype=request",
+            warc_headers=headers,
+            http_head=exchange.request_head,
+            date=date,
+        )
+
+
+def warc_date(moment: datetime) -> str:
+    """WARC-Date with microseconds, e.g. 2026-11-27T20:40:25.733810Z (always UTC)."""
+    naive_utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return datetime_to_iso_date(naive_utc, use_micros=True)
+
+
+def _describe(record, pointer: RecordPointer) -> WrittenRecord:
+    rec = record.rec_headers
+    http = record.http_headers
+    status = None
+    mime = None
+    if http is not None and record.rec_type in ("response", "revisit"):
+        try:
+            status = int(http.get_statuscode())
+        except (TypeError, ValueError):
+            status = None
+        mime = (http.get_header("Content-Type") or "").split(";")[0].strip() or None
+    elif record.content_type:
+        mime = record.content_type.split(";")[0].strip()
+    return WrittenRecord(
+        pointer=pointer,
+        rec_type=record.rec_type,
+        target_uri=rec.get_header("WARC-Target-URI"),
+        date=rec.get_header("WARC-Date"),
+        mime=mime,
+        status=status,
+        payload_digest=rec.get_header("WARC-Payload-Digest"),
+    )

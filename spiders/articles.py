@@ -1,0 +1,185 @@
+"""The ``articles`` spider: seed pages, then the related articles they link to.
+
+``scrapy crawl articles -a seeds=PATH_OR_URL`` (several separated by commas or whitespace), or
+``newsarchive crawl SEED...`` which passes them in NEWSARCHIVE_SEEDS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy.http import Request, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from newsarchive.archive import Archive
+from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY, VIA_META_KEY
+from newsarchive.exchange import CAPTURE_META_KEY
+from newsarchive.items import PageItem
+from newsarchive.links import discover_links
+from newsarchive.seeds import Seed, load_seeds
+from newsarchive.urls import registered_domain, url_host
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+TITLES_META_KEY = "newsarchive_related_titles"
+
+
+class ArticlesSpider(scrapy.Spider):
+    name = "articles"
+
+    def __init__(self, seeds: str | None = None, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.seed_args = seeds.replace(",", " ").split() if seeds else []
+        self.seeds: list[Seed] = []
+        self.seed_hosts: set[str] = set()
+        self.candidates = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.archive = Archive.of(crawler)
+        spider.config = spider.archive.config
+        spider._load_seeds(spider.seed_args or list(spider.config.seeds))
+        return spider
+
+    def _load_seeds(self, args: list[str]) -> None:
+        seeds, warnings = load_seeds(args)
+        for warning in warnings:
+            logger.warning("seed input: %s", warning)
+            self.archive.stats.errors.append(f"seed input: {warning}")
+        self.seeds = seeds
+        self.seed_hosts = {url_host(seed.url) for seed in seeds}
+        self.archive.seeds = [seed.url for seed in seeds]
+        self.archive.stats.seeds_total = len(seeds)
+        domains = {registered_domain(seed.url) for seed in seeds}
+        domains.update(self.config.allowed_domains)
+        self.allowed_domains = sorted(domains)
+
+    async def start(self) -> AsyncIterator[Request]:
+        for seed in self.seeds:
+            yield self._request(
+                seed.url,
+                via="seed",
+                seed=seed.url,
+                referrer=None,
+                meta={TITLES_META_KEY: seed.related_titles},
+                dont_filter=True,  # a seed is always fetched, even if a redirect led there first
+            )
+
+    def _request(
+        self,
+        url: str,
+        *,
+        via: str,
+        seed: str,
+        referrer: str | None,
+        meta: dict | None = None,
+        dont_filter: bool = False,
+    ) -> Request:
+        self.candidates += 1
+        return Request(
+            url,
+            dont_filter=dont_filter,
+            callback=self.parse_page,
+            errback=self.on_error,
+            meta={
+                VIA_META_KEY: via,
+                SEED_META_KEY: seed,
+                REFERRER_META_KEY: referrer,
+                **(meta or {}),
+            },
+        )
+
+    def parse_page(self, response: Response) -> Iterator[PageItem | Request]:
+        yield self._page_item(response)
+        if response.status >= 400 or not isinstance(response, TextResponse):
+            return
+        depth = response.meta.get("depth", 0)
+        if depth >= self.config.depth:
+            return
+        yield from self._follow(response)
+
+    def _follow(self, response: TextResponse) -> Iterator[Request]:
+        titles = response.meta.get(TITLES_META_KEY, ())
+        found = discover_links(response, titles, self.allowed_domains)
+        for title in titles:
+            matched = title not in found.unmatched_titles
+            self.archive.stats.title_looked_up(title, response.url, matched)
+            if not matched:
+                logger.info("Related article %r: no link with that title on %s", title, response.url)
+        seed = response.meta.get(SEED_META_KEY, response.url)
+        for link in found.links:
+            if self.config.max_pages and self.candidates >= self.config.max_pages:
+                logger.info("max pages (%d) reached: not following more links", self.candidates)
+                return
+            yield self._request(link.url, via=link.via, seed=seed, referrer=response.url)
+
+    def on_error(self, failure: Failure) -> Iterator[PageItem]:
+        request = failure.request
+        response = failure.value.response if failure.check(HttpError) else None
+        if response is not None:
+            yield self._page_item(response)
+            return
+        item = self._base_item(request, datetime.now(UTC))
+        item.error = _describe_failure(failure)
+        self._count_seed(item)
+        yield item
+
+    def _page_item(self, response: Response) -> PageItem:
+        capture = response.meta.get(CAPTURE_META_KEY) or {}
+        written = capture.get("response")
+        fetched = datetime.now(UTC)
+        item = self._base_item(response.request, fetched)
+        if written is not None:
+            item.fetched_at = _iso_z(written.date)
+        item.final_url = response.url
+        item.status = response.status
+        item.content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        item.body = response.body
+        item.response_record = written
+        item.truncated = capture.get("truncated")
+        if response.status >= 400:
+            item.error = f"HTTP {response.status}"
+        self._count_seed(item)
+        return item
+
+    def _base_item(self, request: Request, fetched: datetime) -> PageItem:
+        meta = request.meta
+        return PageItem(
+            url=meta.get("redirect_urls", [request.url])[0],
+            via=meta.get(VIA_META_KEY, "seed"),
+            seed=meta.get(SEED_META_KEY, request.url),
+            referrer=meta.get(REFERRER_META_KEY),
+            depth=meta.get("depth", 0),
+            fetched_at=fetched.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+    def _count_seed(self, item: PageItem) -> None:
+        if item.via != "seed":
+            return
+        if item.status is not None and item.status < 400 and item.response_record is not None:
+            self.archive.stats.seeds_archived += 1
+        else:
+            self.archive.stats.seeds_failed.append(f"{item.url}: {item.error}")
+
+
+def _describe_failure(failure: Failure) -> str:
+    value = failure.value
+    message = str(value) or type(value).__name__
+    if type(value).__name__ == "IgnoreRequest" and "robots" in message.lower():
+        return "forbidden by robots.txt"
+    return f"{type(value).__name__}: {message}"
+
+
+def _iso_z(warc_date: str) -> str:
+    # WARC-Date carries microseconds; the JSONL keeps whole seconds in UTC.
+    return warc_date[:19] + "Z"

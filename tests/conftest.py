@@ -1,0 +1,71 @@
+"""Shared fixtures: the fixture news site on a real local HTTP server, and crawl runners."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from newsarchive.demo.server import SiteServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = Path(__file__).resolve().parent / "site"
+NEWSARCHIVE = [sys.executable, "-m", "newsarchive.cli"]
+
+
+@pytest.fixture(scope="session")
+def expected() -> dict:
+    return json.loads((SITE / "expected.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[SiteServer]:
+    with SiteServer(SITE) as server:
+        yield server
+
+
+@dataclass
+class CrawlRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    output: Path
+
+    def jsonl_lines(self) -> list[dict]:
+        lines = []
+        for path in sorted((self.output / "articles").glob("*.jsonl")):
+            lines.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+        return lines
+
+    def warc_files(self) -> list[Path]:
+        return sorted((self.output / "warc").glob("*.warc.gz"))
+
+    def manifests(self) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((self.output / "runs").glob("*.json"))]
+
+
+def run_newsarchive(*args: str, timeout: float = 180, env: dict | None = None) -> CrawlRun:
+    """Run the real CLI in a subprocess (as a user would) and capture what it prints."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run(
+        [*NEWSARCHIVE, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
+    )
+    output = Path(args[args.index("-o") + 1]) if "-o" in args else ROOT / "output"
+    return CrawlRun(proc.returncode, proc.stdout, proc.stderr, output)
+
+
+def write_seed_document(server: SiteServer, directory: Path) -> Path:
+    path = directory / "seed.txt"
+    path.write_text((SITE / "seed.txt").read_text().replace("{base}", server.base_url))
+    return path
