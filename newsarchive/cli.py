@@ -15,6 +15,15 @@ EXIT_PARTIAL = 3
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
+# Commands implemented in their own modules, imported only when used: name -> "module:function".
+_LAZY_COMMANDS = {
+    "verify": "newsarchive.verify:run",
+    "repair": "newsarchive.repair:run",
+    "replay": "newsarchive.replay.server:run",
+    "seed": "newsarchive.distributed:run_seed",
+    "reextract": "newsarchive.reextract:run",
+    "eval": "newsarchive.evaluation:run",
+}
 
 
 def command(name: str) -> Callable[[Command], Command]:
@@ -48,14 +57,43 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--resume", action="store_true", help="continue an interrupted run")
     crawl.add_argument("--redis", metavar="URL", help="distributed mode: shared frontier")
     crawl.add_argument(
+        "--revisit-after", metavar="DURATION", help="re-fetch known articles after (default 6h)"
+    )
+    crawl.add_argument(
+        "--wait-lock", action="store_true", help="wait for another run on -o to finish"
+    )
+    crawl.add_argument(
+        "--no-requisites", action="store_true", help="do not capture page requisites"
+    )
+    crawl.add_argument(
         "-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
         help="any Scrapy or NEWSARCHIVE_* setting",
     )
 
     for name, text in (
         ("index", "rebuild the CDXJ index from the WARC files"),
+        ("verify", "check the archive's integrity; non-zero exit lists problems"),
+        ("repair", "recover what a killed run left"),
     ):
         _output_option(sub.add_parser(name, help=text))
+
+    replay = sub.add_parser("replay", help="browse and replay the archive in a browser")
+    _output_option(replay)
+    replay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    replay.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+
+    seed = sub.add_parser("seed", help="push seeds into a shared Redis frontier")
+    seed.add_argument("seeds", nargs="+", metavar="SEED")
+    seed.add_argument("--redis", required=True, metavar="URL")
+
+    reextract = sub.add_parser("reextract", help="re-run extraction from the stored WARCs")
+    _output_option(reextract)
+    reextract.add_argument("--run", metavar="RUN_ID", help="only this run (default: all)")
+
+    evaluate = sub.add_parser("eval", help="score extraction on the development set")
+    evaluate.add_argument("--data", type=Path, help="the evalset tarball or its unpacked folder")
+    evaluate.add_argument("--limit", type=int, help="only the first N pages")
+    evaluate.add_argument("--min-f1", type=float, help="exit 1 if F1 is below this")
     return parser
 
 
@@ -71,6 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command in _LAZY_COMMANDS:
+        module_name, _, function = _LAZY_COMMANDS[args.command].partition(":")
+        from importlib import import_module
+
+        return getattr(import_module(module_name), function)(args)
     return _COMMANDS[args.command](args)
 
 

@@ -123,8 +123,8 @@ def read_seed_file(path: str | os.PathLike[str]) -> tuple[list[Seed], list[SeedW
 
 # --- classification: the extension point for feeds and sitemaps -----------------------------
 
-_ORIGINAL_URL_RE = re.compile(r"[\s>*\u2022-]*original[\s_-]*url\s*:(.*)", re.IGNORECASE)
-_RELATED_RE = re.compile(r"[\s>*\u2022-]*related[\s_-]*article\s*:(.*)", re.IGNORECASE)
+_ORIGINAL_URL_RE = re.compile(r"[\s>*\u2022-]*original[\s_-]*urls?\s*:(.*)", re.IGNORECASE)
+_RELATED_RE = re.compile(r"[\s>*\u2022-]*related[\s_-]*articles?\s*:(.*)", re.IGNORECASE)
 
 
 def classify_seed_file(path: str | os.PathLike[str]) -> SeedKind:
@@ -150,7 +150,7 @@ def _classify(name: str, opener: _Opener) -> SeedKind:
 def classify_seed_lines(lines: Iterable[str]) -> SeedKind:
     """URL_LIST unless some line starts with "Original url:", which makes a SEED_DOCUMENT."""
     for line in lines:
-        if _ORIGINAL_URL_RE.match(line):
+        if _ORIGINAL_URL_RE.match(_strip(line)):
             return SeedKind.SEED_DOCUMENT
     return SeedKind.URL_LIST
 
@@ -200,7 +200,7 @@ def _opener(path: str) -> _Opener:
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISREG(mode):
-            return lambda: open(path, "rb")  # noqa: SIM115 - closed by _with_stream
+            return lambda: open(path, "rb")  # closed by _with_stream
         if stat.S_ISDIR(mode):
             raise SeedError(path, "is a directory, not a seed file")
         with open(path, "rb") as stream:
@@ -536,7 +536,7 @@ def _unique_titles(titles: Iterable[str]) -> tuple[str, ...]:
 
 
 def _url_hint(text: str) -> str:
-    if re.fullmatch(r"[\w-]+(\.[\w-]+)+(/\S*)?", text) and not os.path.exists(text):
+    if re.fullmatch(r"[\w-]+(\.[\w-]+)+(/\S*)?", text):
         return " (a URL needs http:// or https:// in front)"
     return ""
 

@@ -172,10 +172,7 @@ def test_related_article_ends_the_block_and_titles_come_from_anywhere() -> None:
 
 
 def test_urls_on_the_original_url_line() -> None:
-    text = (
-        f"ORIGINAL URL: {BASE}/2024/04/28/one  {BASE}/2024/04/28/two\n"
-        f"{BASE}/2024/04/28/three\n"
-    )
+    text = f"ORIGINAL URL: {BASE}/2024/04/28/one  {BASE}/2024/04/28/two\n{BASE}/2024/04/28/three\n"
     seeds, warnings = parse_seed_text(text, "s.txt")
     assert warnings == []
     assert urls_of(seeds) == [f"{BASE}/2024/04/28/{slug}" for slug in ("one", "two", "three")]
@@ -188,20 +185,24 @@ def test_url_on_original_url_line_can_wrap() -> None:
 
 
 def test_several_blocks() -> None:
-    text = (
-        f"Original url:\n{BASE}/2024/04/28/one\nText.\n"
-        f"Original url:\n{BASE}/2024/04/28/two\n"
-    )
+    text = f"Original url:\n{BASE}/2024/04/28/one\nText.\nOriginal url:\n{BASE}/2024/04/28/two\n"
     seeds, _ = parse_seed_text(text, "s.txt")
     assert urls_of(seeds) == [f"{BASE}/2024/04/28/one", f"{BASE}/2024/04/28/two"]
 
 
 def test_crlf_bom_tabs_and_leading_spaces() -> None:
-    text = "\ufeff" + DESIGN_EXAMPLE.replace("\n", "\r\n").replace("Original url:", " \tOriginal url:")
+    text = "\ufeff" + DESIGN_EXAMPLE.replace("\n", "\r\n").replace(
+        "Original url:", " \tOriginal url:"
+    )
     seeds, warnings = parse_seed_text(text, "doc.txt")
     assert warnings == []
     assert urls_of(seeds) == [WRAPPED_URL, f"{BASE}/2024/04/28/another-article"]
     assert seeds[0].related_titles[1] == "Opposition reacts"
+
+
+def test_bom_before_original_url_on_the_first_line() -> None:
+    seeds, _ = parse_seed_text(f"\ufeffOriginal URLs:\r\n{BASE}/2024/04/28/one\r\n", "s.txt")
+    assert urls_of(seeds) == [f"{BASE}/2024/04/28/one"]
 
 
 def test_old_mac_line_endings() -> None:
@@ -298,8 +299,7 @@ def test_document_without_urls() -> None:
     assert messages(warnings) == ["s.txt:1: no usable URL after 'Original url:'"]
     seeds, warnings = parse_seed_text("Original url:\n\nftp://example.com/x\n", "s.txt")
     assert messages(warnings) == [
-        "s.txt:3: 'ftp://example.com/x': unsupported scheme 'ftp': only http and https are"
-        " accepted"
+        "s.txt:3: 'ftp://example.com/x': unsupported scheme 'ftp': only http and https are accepted"
     ]
 
 
@@ -373,7 +373,10 @@ def test_load_seeds_from_urls_and_files(tmp_path: Path) -> None:
     ]
     assert seeds[0].source == "argv"
     # the first occurrence is kept, with the related titles of the later ones merged in
-    assert seeds[0].related_titles == ("Minister\u2019s plan \u2014 what we know", "Opposition reacts")
+    assert seeds[0].related_titles == (
+        "Minister\u2019s plan \u2014 what we know",
+        "Opposition reacts",
+    )
     assert seeds[1].source == f"{doc}:9"
     assert seeds[2].source == f"{url_list}:2"
 
@@ -381,7 +384,9 @@ def test_load_seeds_from_urls_and_files(tmp_path: Path) -> None:
 def test_duplicate_titles_merge_across_documents(tmp_path: Path) -> None:
     url = f"{BASE}/2024/04/28/one"
     a = write(tmp_path, "a.txt", f"Related article: Alpha\nOriginal url:\n{url}\n")
-    b = write(tmp_path, "b.txt", f"Related article: ALPHA!\nRelated article: Beta\nOriginal url: {url}\n")
+    b = write(
+        tmp_path, "b.txt", f"Related article: ALPHA!\nRelated article: Beta\nOriginal url: {url}\n"
+    )
     seeds, _ = load_seeds([a, b])
     assert len(seeds) == 1
     assert seeds[0].source == f"{a}:3"
@@ -409,7 +414,9 @@ def test_bad_arguments(arg: str, where: str, message: str) -> None:
 
 def test_missing_file_directory_binary_empty(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.txt")
-    binary = write(tmp_path, "image.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    binary = write(
+        tmp_path, "image.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+    )
     empty = write(tmp_path, "empty.txt", b"")
     blank = write(tmp_path, "blank.txt", b"\xef\xbb\xbf\r\n  \n")
     comments = write(tmp_path, "comments.txt", "# nothing yet\n")
@@ -573,7 +580,9 @@ def test_parse_seed_text_properties(lines: list[str], newline: str) -> None:
 
 
 @given(st.binary(max_size=300))
-def test_read_seed_file_never_raises_on_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+def test_read_seed_file_never_raises_on_bytes(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "seed"
     path.write_bytes(data)
     try:

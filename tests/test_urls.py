@@ -132,7 +132,7 @@ def test_url_at_the_length_limit_is_accepted() -> None:
 
 def test_normalize_url_output_is_what_scrapy_would_request() -> None:
     # Scrapy passes request URLs through safe_url_string: ours must come out unchanged.
-    url = normalize_url("http://example.com/a b|c^d`e{f}?q=\"x\"<y>".replace(" ", "%20"))
+    url = normalize_url('http://example.com/a b|c^d`e{f}?q="x"<y>'.replace(" ", "%20"))
     assert safe_url_string(url) == url
 
 
