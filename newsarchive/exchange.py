@@ -34,6 +34,7 @@ class Exchange:
     body: bytes = b""
     truncated: str | None = None  # WARC-Truncated reason: length | time | disconnect
     complete: bool = False  # a full response (status line and headers at least) was received
+    latency: float | None = None  # seconds from the start until the response head arrived
 
     def header(self, name: bytes) -> bytes | None:
         lname = name.lower()

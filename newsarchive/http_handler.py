@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +84,7 @@ class RawCaptureDownloadHandler(BaseHttpDownloadHandler):
         timeout = float(request.meta.get("download_timeout") or 180)
         maxsize = int(request.meta.get("download_maxsize", self._default_maxsize) or 0)
         body = bytearray()
+        started = time.monotonic()
         try:
             await asyncio.wait_for(self._fetch(request, exchange, body, maxsize), timeout)
         except TimeoutError:
@@ -97,6 +99,8 @@ class RawCaptureDownloadHandler(BaseHttpDownloadHandler):
             request.meta.pop(EXCHANGE_META_KEY, None)
             raise
         exchange.body = bytes(body)
+        # AutoThrottle adapts its delay to this; without it the delay stays at its start value.
+        request.meta["download_latency"] = exchange.latency or (time.monotonic() - started)
         return self._build_response(request, exchange)
 
     async def close(self) -> None:
@@ -283,6 +287,7 @@ async def _read_response(
 
 
 def _record_head(exchange: Exchange, event: h11.Response) -> None:
+    exchange.latency = (datetime.now(UTC) - exchange.started).total_seconds()
     exchange.status = event.status_code
     exchange.reason = event.reason.decode("latin-1")
     exchange.http_version = event.http_version.decode("ascii")
