@@ -535,8 +535,13 @@ def _unique_titles(titles: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+_FILE_EXTENSIONS = frozenset("txt text md csv tsv json jsonl xml html htm list urls log gz".split())
+
+
 def _url_hint(text: str) -> str:
-    if re.fullmatch(r"[\w-]+(\.[\w-]+)+(/\S*)?", text):
+    """A hint for a missing file or bad line that was probably meant as a URL."""
+    match = re.fullmatch(r"([\w-]+(?:\.[\w-]+)+)(/\S*)?", text)
+    if match and (match.group(2) or match.group(1).rpartition(".")[2] not in _FILE_EXTENSIONS):
         return " (a URL needs http:// or https:// in front)"
     return ""
 

@@ -50,6 +50,7 @@ TELNETCONSOLE_ENABLED = False  # no listening socket unless asked
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+HTTPPROXY_ENABLED = False  # the raw-capture handler speaks to origin servers only
 HTTPERROR_ALLOW_ALL = True  # failed pages still reach the spider, which records them
 
 DOWNLOAD_HANDLERS = {

@@ -10,12 +10,25 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from newsarchive.demo.server import SiteServer
 from tests.conftest import CrawlRun, run_newsarchive, write_seed_document
 
 
 @pytest.fixture(scope="module")
-def crawl(site, tmp_path_factory) -> CrawlRun:
+def outside(tmp_path_factory):
+    """A trap for anything that tries to leave: every proxy variable points at this server."""
+    with SiteServer(tmp_path_factory.mktemp("trap")) as trap:
+        yield trap
+
+
+@pytest.fixture(scope="module")
+def crawl(site, outside, tmp_path_factory) -> CrawlRun:
     work = tmp_path_factory.mktemp("crawl")
+    home = tmp_path_factory.mktemp("home")  # no caches from earlier runs (e.g. a suffix list)
+    proxy_env = {
+        name: outside.base_url
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+    }
     seed_doc = write_seed_document(site, work)
     url_list = work / "urls.txt"
     url_list.write_text(
@@ -25,7 +38,10 @@ def crawl(site, tmp_path_factory) -> CrawlRun:
         "not a url at all\n"
         "ftp://example.org/file\n"
     )
-    return run_newsarchive("crawl", str(seed_doc), str(url_list), "-o", str(work / "out"))
+    return run_newsarchive(
+        "crawl", str(seed_doc), str(url_list), "-o", str(work / "out"),
+        env={"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), **proxy_env},
+    )
 
 
 def records(path: Path):
@@ -63,6 +79,12 @@ def test_run_succeeds_and_reports(crawl: CrawlRun, expected):
     assert [t["title"] for t in manifest["stats"]["unmatched_related_titles"]] == [
         expected["unmatched_title"]
     ]
+
+
+def test_nothing_leaves_the_machine(crawl: CrawlRun, outside):
+    # Libraries that download on first use (suffix lists, models) would go through the proxy.
+    assert outside.requests == []
+    assert "Traceback" not in crawl.stderr
 
 
 def test_bad_seed_lines_warn_with_file_and_line(crawl: CrawlRun):

@@ -402,6 +402,8 @@ def test_duplicate_titles_merge_across_documents(tmp_path: Path) -> None:
         ("https://exa mple.com/", "argv", "whitespace"),
         ("", "argv", "empty seed argument"),
         ("example.com/article-12345", "example.com/article-12345", "a URL needs http://"),
+        ("www.example.com", "www.example.com", "no such file (a URL needs http://"),
+        ("missing-seeds.txt", "missing-seeds.txt", "no such file"),
     ],
 )
 def test_bad_arguments(arg: str, where: str, message: str) -> None:
@@ -410,6 +412,8 @@ def test_bad_arguments(arg: str, where: str, message: str) -> None:
     assert len(warnings) == 1
     assert warnings[0].where == where
     assert message in warnings[0].message
+    if arg.endswith(".txt"):
+        assert "URL" not in warnings[0].message
 
 
 def test_missing_file_directory_binary_empty(tmp_path: Path) -> None:
