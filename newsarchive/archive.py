@@ -1,7 +1,7 @@
 """The output directory of one crawl run, shared by the components of one crawler.
 
-Layout (design.md): ``warc/`` ``articles/<run_id>.jsonl`` ``index/index.cdxj`` ``runs/<run_id>.json``
-``state/``. One :class:`Archive` per crawler (``Archive.of(crawler)``), opened when the spider opens
+Layout (design.md): ``warc/`` ``articles/<run_id>.jsonl`` ``index/index.cdxj``
+``runs/<run_id>.json`` ``state/``. One :class:`Archive` per crawler (``Archive.of(crawler)``), opened when the spider opens
 and closed when it closes, by :class:`~newsarchive.extensions.RunLifecycle`.
 """
 

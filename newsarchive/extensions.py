@@ -38,7 +38,8 @@ class RunLifecycle:
 
     def spider_opened(self) -> None:
         self.archive.open()
-        logger.info("newsarchive run %s writing to %s", self.archive.run_id, self.archive.layout.root)
+        archive = self.archive
+        logger.info("newsarchive run %s writing to %s", archive.run_id, archive.layout.root)
 
     def spider_closed(self, reason: str) -> None:
         self.archive.close()

@@ -4,7 +4,7 @@ Scrapy's Twisted handler canonicalises header names, merges repeated headers, dr
 phrase and never shows the request bytes it sent. An archive needs all of them, so this handler
 speaks HTTP/1.1 itself: asyncio streams for I/O (the reactor is asyncio's) and h11 for parsing,
 which keeps raw header names, order, repeats and the reason phrase. The raw exchange is left in
-``request.meta[EXCHANGE_META_KEY]`` for :class:`~newsarchive.downloadermiddlewares.WarcCaptureMiddleware`.
+``request.meta[EXCHANGE_META_KEY]`` for the WarcCaptureMiddleware.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def _request_bytes(protocol: h11.Connection, request: Request) -> tuple[bytes, b
     parsed = urlparse_cached(request)
     target = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
     host = parsed.netloc.rpartition("@")[2]
-    headers: list[tuple[bytes, bytes]] = [(b"Host", host.encode("idna" if not host.isascii() else "ascii"))]
+    headers: list[tuple[bytes, bytes]] = [(b"Host", host.encode("ascii", "ignore"))]
     for name, values in request.headers.items():
         if name.lower() in (b"host", b"proxy-authorization"):
             continue

@@ -115,7 +115,7 @@ class ArticlesSpider(scrapy.Spider):
             matched = title not in found.unmatched_titles
             self.archive.stats.title_looked_up(title, response.url, matched)
             if not matched:
-                logger.info("Related article %r: no link with that title on %s", title, response.url)
+                logger.info("Related article %r: no matching link on %s", title, response.url)
         seed = response.meta.get(SEED_META_KEY, response.url)
         for link in found.links:
             if self.config.max_pages and self.candidates >= self.config.max_pages:

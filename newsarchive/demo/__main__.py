@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     with SiteServer(DEMO_DIR / "site") as server, tempfile.TemporaryDirectory() as tmp:
         seed = Path(tmp) / "seed.txt"
         seed.write_text((DEMO_DIR / "seed.txt").read_text().replace("{base}", server.base_url))
-        print(f"Demo site served at {server.base_url}; crawling from seed document:", file=sys.stderr)
+        print(f"Demo site at {server.base_url}; crawling from this seed document:", file=sys.stderr)
         print(seed.read_text(), file=sys.stderr)
         started = time.monotonic()
         code = cli_main(["crawl", str(seed), "-o", args.output, "--depth", "2"])
