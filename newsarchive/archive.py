@@ -1,8 +1,8 @@
 """The output directory of one crawl run, shared by the components of one crawler.
 
 Layout (design.md): ``warc/`` ``articles/<run_id>.jsonl`` ``index/index.cdxj``
-``runs/<run_id>.json`` ``state/``. One :class:`Archive` per crawler (``Archive.of(crawler)``), opened when the spider opens
-and closed when it closes, by :class:`~newsarchive.extensions.RunLifecycle`.
+``runs/<run_id>.json`` ``state/``. One :class:`Archive` per crawler (``Archive.of(crawler)``),
+opened when the spider opens and closed when it closes, by ``extensions.RunLifecycle``.
 """
 
 from __future__ import annotations
