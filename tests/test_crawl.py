@@ -317,3 +317,24 @@ def test_rotation_and_no_usable_seed(site, tmp_path):
     bad = run_newsarchive("crawl", str(empty), "-o", str(tmp_path / "out2"))
     assert bad.returncode == 1
     assert "no usable seed" in bad.stderr
+
+
+def test_plain_scrapy_crawl_writes_same_layout(site, expected, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    url = site.base_url + expected["seed_path"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"seeds={url}",
+         "-s", f"NEWSARCHIVE_OUTPUT_DIR={tmp_path}", "-s", "NEWSARCHIVE_DEPTH=0",
+         "-s", "LOG_LEVEL=WARNING"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    run = CrawlRun(proc.returncode, proc.stdout, proc.stderr, tmp_path)
+    lines = run.jsonl_lines()
+    assert [line["url"] for line in lines] == [url]
+    assert expected["body_sentences"][expected["seed_path"]] in lines[0]["text"]
+    assert (tmp_path / "index" / "index.cdxj").exists() and run.warc_files()
