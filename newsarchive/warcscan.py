@@ -1,0 +1,213 @@
+"""A strict, streaming reader of newsarchive's WARC files, one gzip member per record.
+
+Unlike a general WARC reader it insists on the layout newsarchive writes, so it can tell a whole
+record from a torn one: each gzip member must end cleanly and hold exactly one record whose block
+has its declared ``Content-Length`` and the ``\\r\\n\\r\\n`` trailer. Digests are computed on the
+way, in bounded memory (the decompressed output is consumed in chunks), for ``verify``; the same
+scan tells ``repair`` where the last complete record of a killed run's file ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from base64 import b32encode
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+READ_CHUNK = 1024 * 1024
+OUTPUT_CHUNK = 1024 * 1024
+MAX_WARC_HEAD = 256 * 1024
+MAX_HTTP_HEAD = 1024 * 1024
+TRAILER = b"\r\n\r\n"
+
+
+class WarcFormatError(Exception):
+    """The file is not (or no longer) a sequence of whole records from ``offset`` on."""
+
+    def __init__(self, offset: int, message: str, torn: bool = False):
+        super().__init__(f"offset {offset}: {message}")
+        self.offset = offset
+        self.message = message
+        self.torn = torn  # the file just stops: what a killed writer leaves
+
+
+@dataclass
+class ScannedRecord:
+    offset: int
+    length: int  # compressed length of the gzip member
+    headers: dict[str, str]  # WARC headers (last value wins; names as written)
+    block_digest: str
+    payload_digest: str | None  # computed the way warcio writes it; None for revisits
+    http_head: bytes = b""
+    problems: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def rec_type(self) -> str:
+        return self.get("WARC-Type") or ""
+
+    @property
+    def record_id(self) -> str:
+        return self.get("WARC-Record-ID") or ""
+
+    @property
+    def target_uri(self) -> str:
+        return self.get("WARC-Target-URI") or ""
+
+
+def sha1_base32(hasher) -> str:
+    return "sha1:" + b32encode(hasher.digest()).decode("ascii")
+
+
+class _RecordParser:
+    """Consumes one member's decompressed bytes and checks them as one WARC record."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.headers: dict[str, str] | None = None
+        self.declared = 0
+        self.seen = 0  # block bytes seen
+        self.trailer = bytearray()
+        self.block = hashlib.sha1()
+        self.payload = hashlib.sha1()
+        self.is_http = False
+        self.http_head = bytearray()
+        self.http_done = False
+        self.error: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self.error:
+            return
+        if self.headers is None:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.head) > MAX_WARC_HEAD:
+                    self.error = "no end of WARC headers"
+                return
+            rest = bytes(self.head[end + 4 :])
+            self._parse_head(bytes(self.head[:end]))
+            if self.error:
+                return
+            data = rest
+        take = min(len(data), self.declared - self.seen)
+        if take:
+            self._feed_block(data[:take])
+        self.trailer += data[take:]
+        if len(self.trailer) > len(TRAILER):
+            self.error = "bytes after the record in its gzip member"
+
+    def _parse_head(self, head: bytes) -> None:
+        lines = head.decode("utf-8", "replace").split("\r\n")
+        if not lines[0].startswith("WARC/"):
+            self.error = f"not a WARC record (starts {lines[0][:20]!r})"
+            return
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                self.error = f"malformed WARC header line {line[:60]!r}"
+                return
+            headers[name.strip().lower()] = value.strip()
+        try:
+            self.declared = int(headers.get("content-length", ""))
+        except ValueError:
+            self.error = "missing or bad Content-Length"
+            return
+        self.headers = headers
+        content_type = headers.get("content-type", "")
+        self.is_http = content_type.startswith("application/http")
+
+    def _feed_block(self, data: bytes) -> None:
+        self.seen += len(data)
+        self.block.update(data)
+        if not self.is_http or self.http_done:
+            self.payload.update(data)
+            return
+        self.http_head += data
+        end = self.http_head.find(b"\r\n\r\n")
+        if end >= 0:
+            self.http_done = True
+            self.payload.update(self.http_head[end + 4 :])
+            del self.http_head[end + 4 :]
+        elif len(self.http_head) > MAX_HTTP_HEAD:
+            self.error = "no end of HTTP headers in an application/http block"
+
+    def finish(self, offset: int, length: int) -> ScannedRecord:
+        if self.error:
+            raise WarcFormatError(offset, self.error)
+        if self.headers is None:
+            raise WarcFormatError(offset, "gzip member holds no complete WARC header")
+        if self.seen < self.declared or bytes(self.trailer) != TRAILER:
+            raise WarcFormatError(offset, "record shorter than its Content-Length")
+        if self.is_http and not self.http_done and self.declared:
+            self.payload = hashlib.sha1()  # a head without body separator: empty payload
+        is_revisit = self.headers.get("warc-type") == "revisit"
+        return ScannedRecord(
+            offset=offset,
+            length=length,
+            headers=self.headers,
+            block_digest=sha1_base32(self.block),
+            payload_digest=None if is_revisit else sha1_base32(self.payload),
+            http_head=bytes(self.http_head) if self.is_http else b"",
+        )
+
+
+def scan_warc(stream: BinaryIO, start: int = 0) -> Iterator[ScannedRecord]:
+    """Yield each whole record from ``start``; raise WarcFormatError where the file goes bad."""
+    stream.seek(start)
+    read_total = start
+    pending = b""
+    while True:
+        offset = read_total - len(pending)
+        if not pending:
+            pending = stream.read(READ_CHUNK)
+            read_total += len(pending)
+            if not pending:
+                return  # a clean end, between members
+        decompressor = zlib.decompressobj(31)
+        parser = _RecordParser()
+        while not decompressor.eof and not parser.error:
+            if not pending:
+                pending = stream.read(READ_CHUNK)
+                read_total += len(pending)
+                if not pending:
+                    parser.feed(_inflate(decompressor, offset, b"", final=True))
+                    if decompressor.eof:
+                        break
+                    raise WarcFormatError(offset, "file ends inside a gzip member", torn=True)
+            parser.feed(_inflate(decompressor, offset, pending))
+            pending = decompressor.unconsumed_tail
+        if decompressor.eof:
+            pending = decompressor.unused_data
+        member_end = read_total - len(pending)
+        yield parser.finish(offset, member_end - offset)
+
+
+def _inflate(decompressor, offset: int, data: bytes, final: bool = False) -> bytes:
+    try:
+        return decompressor.flush() if final else decompressor.decompress(data, OUTPUT_CHUNK)
+    except zlib.error as exc:
+        raise WarcFormatError(offset, f"gzip error: {exc}") from exc
+
+
+def read_warcinfo(stream: BinaryIO, limit: int = 1024 * 1024) -> dict[str, str]:
+    """Fields of the warcinfo record that opens a file ({} if it does not start with one)."""
+    stream.seek(0)
+    try:
+        data = zlib.decompressobj(31).decompress(stream.read(limit), limit)
+    except zlib.error:
+        return {}
+    head, sep, block = data.partition(b"\r\n\r\n")
+    if not sep or b"WARC-Type: warcinfo" not in head:
+        return {}
+    fields: dict[str, str] = {}
+    for line in block.decode("utf-8", "replace").split("\r\n"):
+        name, colon, value = line.partition(":")
+        if colon and name and name not in fields:
+            fields[name.strip()] = value.strip()
+    return fields
