@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     _output_option(replay)
     replay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     replay.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    replay.add_argument(
+        "--replay-port", type=int, help="port of the replayed pages' origin (default PORT+1)"
+    )
 
     seed = sub.add_parser("seed", help="push seeds into a shared Redis frontier")
     seed.add_argument("seeds", nargs="+", metavar="SEED")

@@ -1,0 +1,322 @@
+"""Capture lookups through the sorted CDXJ index, and WARC records read by offset.
+
+The index (``index/index.cdxj``) is memory-mapped and binary-searched: a lookup costs a few
+dozen line reads whatever the archive's size. A record is read by seeking to its gzip member
+and parsing that member alone; its payload is streamed, never loaded whole unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecord
+
+from newsarchive.cdxj import INDEX_NAME, url_key
+
+TIMESTAMP_DIGITS = 14
+WARC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.warc(\.gz)?$")
+IDENTICAL_PAYLOAD = "identical-payload-digest"
+
+
+class NotArchived(LookupError):
+    """No usable capture of that URL (or no such record)."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One index line: a response or revisit record of ``url`` at ``timestamp``."""
+
+    key: str
+    timestamp: str  # yyyymmddhhmmss
+    url: str
+    mime: str | None
+    status: int | None
+    digest: str | None
+    filename: str
+    offset: int
+    length: int
+
+    @classmethod
+    def parse(cls, line: str) -> Capture:
+        key, timestamp, payload = line.split(" ", 2)
+        fields: dict[str, Any] = json.loads(payload)
+        status = fields.get("status")
+        return cls(
+            key=key,
+            timestamp=timestamp,
+            url=fields["url"],
+            mime=fields.get("mime"),
+            status=int(status) if status not in (None, "", "-") else None,
+            digest=fields.get("digest"),
+            filename=fields["filename"],
+            offset=int(fields["offset"]),
+            length=int(fields["length"]),
+        )
+
+    @property
+    def is_revisit(self) -> bool:
+        return self.mime == "warc/revisit"
+
+    @property
+    def moment(self) -> datetime:
+        return parse_timestamp(self.timestamp)
+
+
+def parse_timestamp(timestamp: str) -> datetime:
+    """A (possibly partial) 14-digit timestamp as a UTC datetime; missing digits pad low."""
+    digits = (timestamp + "00000101000000"[len(timestamp):])[:TIMESTAMP_DIGITS]
+    if not digits.isdigit():
+        raise ValueError(f"not a timestamp: {timestamp!r}")
+    return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def nearest(captures: list[Capture], timestamp: str) -> Capture:
+    """The capture closest in time to ``timestamp``; on a tie, the earlier one."""
+    if not captures:
+        raise NotArchived("no captures")
+    target = parse_timestamp(timestamp)
+    return min(captures, key=lambda c: (abs((c.moment - target).total_seconds()), c.timestamp))
+
+
+class CdxjIndex:
+    """Binary search over the sorted index file; reopened when the file is replaced."""
+
+    def __init__(self, index_dir: Path):
+        self.path = index_dir / INDEX_NAME
+        self._lock = threading.Lock()
+        self._map: mmap.mmap | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def captures(self, url: str) -> list[Capture]:
+        """Every replayable capture of ``url`` (responses and revisits), oldest first."""
+        prefix = (url_key(url) + " ").encode("utf-8")
+        lines = self._lines_with_prefix(prefix)
+        found = [Capture.parse(line) for line in lines]
+        return [c for c in found if c.status is not None or c.is_revisit]
+
+    def count(self) -> int:
+        if self._data() is None:
+            return 0
+        with open(self.path, "rb") as stream:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
+
+    def _lines_with_prefix(self, prefix: bytes) -> list[str]:
+        data = self._data()
+        if data is None:
+            return []
+        position = _first_line_at_least(data, prefix)
+        lines = []
+        while position < len(data):
+            end = data.find(b"\n", position)
+            end = len(data) if end < 0 else end
+            line = data[position:end]
+            if not line.startswith(prefix):
+                break
+            lines.append(line.decode("utf-8"))
+            position = end + 1
+        return lines
+
+    def _data(self) -> mmap.mmap | None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        with self._lock:
+            if stamp != self._stamp:
+                self._map = None
+                if stat.st_size:
+                    with open(self.path, "rb") as stream:
+                        self._map = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+                self._stamp = stamp
+            return self._map
+
+
+def _first_line_at_least(data: mmap.mmap, target: bytes) -> int:
+    """Offset of the first line >= target (or len(data)); lo and hi are always line starts."""
+    lo, hi = 0, len(data)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        start = data.rfind(b"\n", lo, mid) + 1 or lo
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if data[start:end] < target:
+            lo = end + 1
+        else:
+            hi = start
+    return lo
+
+
+class WarcStore:
+    """Reads single records out of the WARC files under ``warc_dir`` (read-only)."""
+
+    def __init__(self, warc_dir: Path):
+        self.warc_dir = warc_dir
+
+    def path_of(self, filename: str) -> Path:
+        """The file for a WARC name from the index or a pointer; no path tricks get through."""
+        if not WARC_NAME.match(filename) or ".." in filename:
+            raise NotArchived(f"not a WARC file name: {filename!r}")
+        path = self.warc_dir / filename
+        if not path.is_file():
+            raise NotArchived(f"no such WARC file: {filename}")
+        return path
+
+    def open_record(self, filename: str, offset: int, length: int) -> OpenRecord:
+        path = self.path_of(filename)
+        size = path.stat().st_size
+        if offset < 0 or length <= 0 or offset + length > size:
+            raise NotArchived(f"no record at {filename}:{offset}+{length}")
+        stream = open(path, "rb")  # noqa: SIM115  (closed by OpenRecord)
+        try:
+            stream.seek(offset)
+            record = next(iter(ArchiveIterator(LimitReader(stream, length))))
+        except Exception as exc:
+            stream.close()
+            raise NotArchived(f"no record at {filename}:{offset}") from exc
+        return OpenRecord(record, stream)
+
+    def raw_member(self, filename: str, offset: int, length: int) -> Iterator[bytes]:
+        """The record's stored bytes (one gzip member), streamed."""
+        with self.open_record(filename, offset, length):
+            pass  # validates that a record starts there
+        with open(self.path_of(filename), "rb") as stream:
+            stream.seek(offset)
+            remaining = length
+            while remaining > 0:
+                chunk = stream.read(min(65536, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+
+
+class OpenRecord:
+    """A parsed WARC record whose payload is still to be read from the open file."""
+
+    def __init__(self, record: ArcWarcRecord, stream: IO[bytes]):
+        self.record = record
+        self._stream = stream
+
+    def __enter__(self) -> OpenRecord:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    @property
+    def rec_type(self) -> str:
+        return self.record.rec_type
+
+    def header(self, name: str) -> str | None:
+        return self.record.rec_headers.get_header(name)
+
+    @property
+    def status(self) -> int | None:
+        http = self.record.http_headers
+        if http is None or not http.get_statuscode():
+            return None
+        try:
+            return int(http.get_statuscode())
+        except ValueError:
+            return None
+
+    @property
+    def http_headers(self) -> list[tuple[str, str]]:
+        http = self.record.http_headers
+        return list(http.headers) if http is not None else []
+
+    def http_header(self, name: str) -> str | None:
+        http = self.record.http_headers
+        return http.get_header(name) if http is not None else None
+
+    def payload_chunks(self, size: int = 65536) -> Iterator[bytes]:
+        """The payload with its content-encoding undone (what a browser would see)."""
+        stream = self.record.content_stream()
+        while chunk := stream.read(size):
+            yield chunk
+
+    def payload(self, limit: int | None = None) -> bytes:
+        stream = self.record.content_stream()
+        return stream.read(limit) if limit is not None else stream.read()
+
+
+@dataclass
+class Resolved:
+    """A capture ready to replay: headers from ``head``, payload from ``body``."""
+
+    capture: Capture
+    head: OpenRecord
+    body: OpenRecord
+
+    def close(self) -> None:
+        self.head.close()
+        if self.body is not self.head:
+            self.body.close()
+
+
+class Archive:
+    """The read-only view of an output directory that replay needs."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.index = CdxjIndex(root / "index")
+        self.warcs = WarcStore(root / "warc")
+
+    def captures(self, url: str) -> list[Capture]:
+        return self.index.captures(url)
+
+    def nearest(self, url: str, timestamp: str) -> Capture:
+        captures = self.captures(url)
+        if not captures:
+            raise NotArchived(f"{url} is not archived")
+        return nearest(captures, timestamp)
+
+    def open_capture(self, capture: Capture) -> OpenRecord:
+        return self.warcs.open_record(capture.filename, capture.offset, capture.length)
+
+    def resolve(self, capture: Capture) -> Resolved:
+        """Open a capture; a revisit gets the payload (and, if it has none, the headers) of
+        the response it refers to."""
+        head = self.open_capture(capture)
+        if head.rec_type != "revisit":
+            return Resolved(capture, head, head)
+        try:
+            original = self.open_capture(self.revisit_original(capture, head))
+        except NotArchived:
+            head.close()
+            raise
+        if head.status is None or head.status == 304 or IDENTICAL_PAYLOAD not in (
+            head.header("WARC-Profile") or ""
+        ):
+            head.close()
+            return Resolved(capture, original, original)
+        return Resolved(capture, head, original)
+
+    def revisit_original(self, capture: Capture, revisit: OpenRecord) -> Capture:
+        """The response a revisit refers to: same payload digest, by target URI and date."""
+        target = revisit.header("WARC-Refers-To-Target-URI") or capture.url
+        date = revisit.header("WARC-Refers-To-Date")
+        digest = revisit.header("WARC-Payload-Digest") or capture.digest
+        candidates = [
+            c for c in self.captures(target)
+            if not c.is_revisit and (digest is None or c.digest == digest)
+        ]
+        if not candidates:
+            raise NotArchived(f"revisit of {capture.url}: original response not in the archive")
+        when = "".join(ch for ch in date or "" if ch.isdigit())[:TIMESTAMP_DIGITS]
+        return nearest(candidates, when or capture.timestamp)

@@ -1,0 +1,245 @@
+"""Replay building blocks on real files: index binary search, nearest capture, revisit
+resolution, URL rewriting, text diffs and the search catalogue."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newsarchive.cdxj import index_warc, merge_into_index
+from newsarchive.replay.diff import diff_texts
+from newsarchive.replay.lookup import Archive, Capture, NotArchived, nearest, parse_timestamp
+from newsarchive.replay.rewrite import (
+    UrlRewriter,
+    parse_replay_path,
+    rewrite_css,
+    rewrite_html,
+)
+from newsarchive.replay.search import Catalogue, fts_query
+from newsarchive.warc_writer import WarcFileWriter, warc_date
+
+PAGE = "http://news.test/2024/05/01/story.html"
+
+
+def _capture(timestamp: str, url: str = PAGE) -> Capture:
+    return Capture("test)/", timestamp, url, "text/html", 200, None, "f.warc.gz", 0, 1)
+
+
+# -- nearest capture ---------------------------------------------------------------------------
+def test_nearest_picks_closest_in_time_and_earlier_on_tie():
+    captures = [_capture("20240101000000"), _capture("20240103000000"), _capture("20240110000000")]
+    assert nearest(captures, "20240102000001").timestamp == "20240103000000"
+    assert nearest(captures, "20240101235959").timestamp == "20240101000000"
+    assert nearest(captures, "20240102000000").timestamp == "20240101000000"  # tie: earlier
+    assert nearest(captures, "2030").timestamp == "20240110000000"
+    assert nearest(captures, "1999").timestamp == "20240101000000"
+    with pytest.raises(NotArchived):
+        nearest([], "2024")
+
+
+def test_partial_timestamps_pad_low():
+    assert parse_timestamp("2024") == datetime(2024, 1, 1, tzinfo=UTC)
+    assert parse_timestamp("20240502") == datetime(2024, 5, 2, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        parse_timestamp("20x4")
+
+
+# -- an archive built by the project's own WARC writer and indexer -----------------------------
+def _http(status: str, content_type: str, body: bytes, extra: str = "") -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    )
+    return head.encode("latin-1")
+
+
+def _write_response(warc: WarcFileWriter, url: str, when: datetime, body: bytes,
+                    status: str = "200 OK", content_type: str = "text/html", extra: str = ""):
+    record = warc.make_record(
+        "response", url, body, content_type="application/http; msgtype=response",
+        http_head=_http(status, content_type, body, extra), date=warc_date(when),
+    )
+    return warc.write_record(record)
+
+
+def _write_revisit(warc: WarcFileWriter, original, when: datetime, body: bytes):
+    head = _http("200 OK", "text/html", body, "X-Second: yes\r\n")
+    record = warc.make_record(
+        "revisit", original.target_uri, b"", content_type="application/http; msgtype=response",
+        http_head=head, date=warc_date(when),
+        warc_headers=[
+            ("WARC-Profile", "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"),
+            ("WARC-Refers-To", original.pointer.record_id),
+            ("WARC-Refers-To-Target-URI", original.target_uri),
+            ("WARC-Refers-To-Date", original.date),
+            ("WARC-Payload-Digest", original.payload_digest),
+        ],
+    )
+    return warc.write_record(record)
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("archive")
+    warc = WarcFileWriter(root / "warc", {"software": "test"})
+    first = _write_response(warc, PAGE, datetime(2024, 5, 1, 8, tzinfo=UTC), b"<p>version one</p>")
+    _write_response(warc, PAGE, datetime(2024, 5, 3, 8, tzinfo=UTC), b"<p>version two</p>")
+    _write_revisit(warc, first, datetime(2024, 5, 5, 8, tzinfo=UTC), b"<p>version one</p>")
+    _write_response(
+        warc, "http://news.test/old", datetime(2024, 5, 1, tzinfo=UTC), b"",
+        status="301 Moved Permanently", extra=f"Location: {PAGE}\r\n",
+    )
+    for n in range(50):  # neighbours in the index on both sides of the page
+        for host in ("a.test", "zz.test"):
+            _write_response(warc, f"http://{host}/{n}", datetime(2024, 5, 1, tzinfo=UTC), b"x")
+    warc.close()
+    for path in (root / "warc").glob("*.warc.gz"):
+        merge_into_index(root / "index", index_warc(path))
+    return root
+
+
+def test_binary_search_finds_exactly_the_url(small_archive: Path):
+    archive = Archive(small_archive)
+    captures = archive.captures(PAGE)
+    assert [c.timestamp for c in captures] == ["20240501080000", "20240503080000", "20240505080000"]
+    assert archive.captures("https://NEWS.test/2024/05/01/story.html") == captures  # SURT key
+    assert archive.captures("http://news.test/2024/05/01/story.htm") == []
+    assert [c.url for c in archive.captures("http://a.test/7")] == ["http://a.test/7"]
+    assert archive.captures("http://zz.test/49")
+    assert archive.captures("http://aaa.test/") == [] and archive.captures("http://zzz.test/") == []
+
+
+def test_record_read_by_offset(small_archive: Path):
+    archive = Archive(small_archive)
+    capture = archive.nearest(PAGE, "20240503")
+    resolved = archive.resolve(capture)
+    try:
+        assert resolved.body.payload() == b"<p>version two</p>"
+        assert resolved.head.status == 200
+    finally:
+        resolved.close()
+
+
+def test_revisit_resolves_to_original_payload(small_archive: Path):
+    archive = Archive(small_archive)
+    revisit = archive.nearest(PAGE, "20240506")
+    assert revisit.is_revisit
+    resolved = archive.resolve(revisit)
+    try:
+        assert resolved.body.payload() == b"<p>version one</p>"
+        assert resolved.head.http_header("X-Second") == "yes"  # the revisit's own headers
+        assert resolved.body.record.rec_type == "response"
+    finally:
+        resolved.close()
+
+
+def test_no_path_tricks_through_record_pointers(small_archive: Path):
+    store = Archive(small_archive).warcs
+    for name in ("../index/index.cdxj", "..", "/etc/passwd", "a/../../b.warc.gz", "x.txt"):
+        with pytest.raises(NotArchived):
+            store.open_record(name, 0, 10)
+    name = next((small_archive / "warc").glob("*.warc.gz")).name
+    with pytest.raises(NotArchived):
+        store.open_record(name, 5, 100)  # not a record boundary
+    with pytest.raises(NotArchived):
+        store.open_record(name, 0, 10**9)  # past the end
+
+
+# -- URL rewriting -----------------------------------------------------------------------------
+def test_html_urls_point_into_the_archive():
+    rewriter = UrlRewriter(PAGE, "20240501080000")
+    page = (
+        b'<html><head><link rel="stylesheet" href="/s.css" integrity="sha384-x">'
+        b'<style>body{background:url("bg.png")}</style></head><body class="b">'
+        b'<a href="../02/next.html?a=1&amp;b=2">next</a><img src="//cdn.test/i.png"'
+        b' srcset="a.png 1x, https://cdn.test/b.png 2x" alt="caf\xc3\xa9">'
+        b'<a href="#top">top</a><a href="mailto:x@news.test">mail</a>'
+        b'<script src="app.js"></script><script>var s = "<a href=x>";</script>'
+        b'<p style="background:url(/p.png)">\xc3\xa9t\xc3\xa9</p></body></html>'
+    )
+    out = rewrite_html(page, rewriter, "<div id=banner></div>").decode("utf-8")
+    assert 'href="/web/20240501080000if_/http://news.test/s.css"' in out
+    assert "integrity" not in out
+    assert 'url("/web/20240501080000if_/http://news.test/2024/05/01/bg.png")' in out
+    assert 'href="/web/20240501080000/http://news.test/2024/05/02/next.html?a=1&amp;b=2"' in out
+    assert 'src="/web/20240501080000if_/http://cdn.test/i.png"' in out
+    assert ("/web/20240501080000if_/http://news.test/2024/05/01/a.png 1x, "
+            "/web/20240501080000if_/https://cdn.test/b.png 2x") in out
+    assert 'href="#top"' in out and 'href="mailto:x@news.test"' in out
+    assert 'src="/web/20240501080000if_/http://news.test/2024/05/01/app.js"' in out
+    assert 'var s = "<a href=x>";' in out  # script text untouched
+    assert "url(/web/20240501080000if_/http://news.test/p.png)" in out
+    assert 'alt="café"' in out and "<p " in out and "été" in out  # bytes kept
+    assert out.index("<div id=banner>") == out.index('<body class="b">') + len('<body class="b">')
+
+
+def test_base_href_and_frame_mode():
+    rewriter = UrlRewriter(PAGE, "20240501080000", "if_")
+    out = rewrite_html(
+        b'<head><base href="http://other.test/dir/"></head><a href="x.html">x</a>', rewriter
+    ).decode()
+    assert 'href="/web/20240501080000if_/http://other.test/dir/x.html"' in out
+
+
+def test_css_urls_and_imports():
+    rewriter = UrlRewriter("http://news.test/static/site.css", "20240501080000")
+    css = b"@import 'print.css'; .a{background:url(img/a.png)} .b{src:url(data:font/woff2;x)}"
+    out = rewrite_css(css, rewriter).decode()
+    assert "@import '/web/20240501080000if_/http://news.test/static/print.css'" in out
+    assert "url(/web/20240501080000if_/http://news.test/static/img/a.png)" in out
+    assert "url(data:font/woff2;x)" in out
+
+
+def test_replay_paths_parse():
+    assert parse_replay_path("/web/20240501080000/http://news.test/a", "x=1") == (
+        "20240501080000", "", "http://news.test/a?x=1"
+    )
+    assert parse_replay_path("/web/2024if_/https:/news.test/") == (
+        "2024", "if_", "https://news.test/"
+    )
+    assert parse_replay_path("/web/2024/file:///etc/passwd") is None
+    assert parse_replay_path("/web/../etc/passwd") is None
+    assert parse_replay_path("/other") is None
+
+
+# -- diffs and search --------------------------------------------------------------------------
+def test_diff_marks_changed_words_and_escapes():
+    old = "First paragraph stays.\nThe council voted 7 to 2.\nA <b>tag</b> line."
+    new = "First paragraph stays.\nThe council voted 6 to 3 on Tuesday.\nA <b>tag</b> line."
+    diff = diff_texts(old, new)
+    kinds = [row.kind for row in diff.rows]
+    assert kinds == ["equal", "changed", "equal"]
+    changed = diff.rows[1]
+    assert "<del>7</del>" in changed.left and "<ins>6</ins>" in changed.right
+    assert "<del>2</del><ins>3 on Tuesday</ins>" in changed.inline
+    assert "&lt;b&gt;tag&lt;/b&gt;" in diff.rows[2].left
+    assert diff.words_added == 4 and diff.words_removed == 2
+    assert diff_texts("same", "same").identical
+
+
+def test_catalogue_is_incremental(tmp_path: Path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    jsonl = articles / "20240501T080000Z-abcd.jsonl"
+    line = {"url": PAGE, "final_url": PAGE, "status": 200, "fetched_at": "2024-05-01T08:00:00Z",
+            "title": "Harbour <expansion>", "text": "The breakwater plan was approved."}
+    jsonl.write_text(json.dumps(line) + "\n")
+    catalogue = Catalogue(articles, tmp_path / "cache.sqlite")
+    assert catalogue.refresh(force=True) == 1
+    hits = catalogue.search_text("BREAKWATER plan")
+    assert [h.title for h in hits] == ["Harbour <expansion>"]
+    assert "\x02breakwater\x03" in hits[0].snippet
+    assert catalogue.search_text('" OR * NEAR(') == []  # user syntax never reaches FTS5
+    with open(jsonl, "a") as stream:
+        stream.write(json.dumps({**line, "text": "Now with a lighthouse.",
+                                 "fetched_at": "2024-05-02T08:00:00Z"}) + "\n")
+        stream.write('{"url": "http://news.test/partial"')  # a line still being written
+    assert catalogue.refresh(force=True) == 1
+    assert [h.line_no for h in catalogue.search_text("lighthouse")] == [2]
+    assert len(catalogue.timeline(PAGE)) == 2
+    assert catalogue.search_url("story") and not catalogue.search_url("%")
+    assert Catalogue(articles, tmp_path / "cache.sqlite").refresh(force=True) == 0
+    assert fts_query('a "b" c*') == '"a" "b" "c"'
