@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from newsarchive import __version__
 from newsarchive.cdxj import cdxj_line, merge_into_index
 from newsarchive.config import Config
+from newsarchive.runlock import RunLock
+from newsarchive.state import StateStore, open_state_store
 from newsarchive.warc_writer import WarcFileWriter, WrittenRecord
 
 if TYPE_CHECKING:
@@ -74,6 +76,10 @@ class RunStats:
     seeds_total: int = 0
     seeds_archived: int = 0
     seeds_failed: list[str] = field(default_factory=list)
+    changes: Counter = field(default_factory=Counter)  # JSONL "change" values
+    revisits: Counter = field(default_factory=Counter)  # revisit records by profile
+    not_due: int = 0  # known articles skipped by the revisit policy
+    recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
 
     def title_looked_up(self, title: str, seed: str, matched: bool) -> None:
         entry = self.related_titles.setdefault(title, {"seed": seed, "matched": False})
@@ -99,6 +105,12 @@ class Archive:
         self.stats = RunStats()
         self.seeds: list[str] = []
         self.warc: WarcFileWriter | None = None
+        self.state: StateStore | None = None
+        self.lock: RunLock | None = None
+        self.written_urls: set[str] = set()  # JSONL lines this run wrote before a resume
+        self.resumed_at: list[str] = []
+        self._earlier_files: list[str] = []  # WARC files of this run written before a resume
+        self._files_seen: set[str] = set()
         self._jsonl = None
         self._pending_index = None  # unsorted index lines of this run, merged at close
 
@@ -119,11 +131,45 @@ class Archive:
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self) -> None:
         self.layout.create()
+        if self.lock is None:
+            self.lock = RunLock.acquire(self.layout.state, self.run_id, self.config.wait_lock)
+        self._recover_killed_runs()
+        self.state = open_state_store(self.config.state, self.layout.state)
+        if self.config.resume:
+            self._load_resumed_run()
         self.warc = WarcFileWriter(
             self.layout.warc, self.warcinfo(), max_size=self.config.warc_max_size
         )
         self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")  # noqa: SIM115
         self._pending_index = open(self.pending_index_path, "a", encoding="utf-8")  # noqa: SIM115
+        self.write_manifest(None)
+
+    def _recover_killed_runs(self) -> None:
+        """Close what killed runs left (``.open`` WARCs, torn JSONL lines, pending index
+        files); safe because this process holds the output's run lock."""
+        from newsarchive.repair import repair
+
+        report = repair(self.layout)
+        self.stats.recovered.extend(report.lines())
+
+    def _load_resumed_run(self) -> None:
+        if self.jsonl_path.exists():
+            with open(self.jsonl_path, encoding="utf-8") as lines:
+                self.written_urls = {json.loads(line)["url"] for line in lines if line.strip()}
+        if self.manifest_path.exists():
+            earlier = json.loads(self.manifest_path.read_text())
+            self.started = datetime.fromisoformat(earlier["started"].replace("Z", "+00:00"))
+            self.resumed_at = [*earlier.get("resumed_at", []), _iso(datetime.now(UTC))]
+            self._earlier_files = [
+                Path(name).name for name in earlier.get("files", []) if name.startswith("warc/")
+            ]
+            self._files_seen.update(self._earlier_files)
+
+    def release(self) -> None:
+        """Give up the run lock (after the manifest is written)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def close(self) -> None:
         if self.warc is not None:
@@ -137,6 +183,9 @@ class Archive:
             with open(self.pending_index_path, encoding="utf-8") as pending:
                 merge_into_index(self.layout.index, (line.rstrip("\n") for line in pending))
             self.pending_index_path.unlink()
+        if self.state is not None:
+            self.state.close()
+            self.state = None
 
     @property
     def jsonl_path(self) -> Path:
@@ -153,9 +202,15 @@ class Archive:
     # -- writing ---------------------------------------------------------------------------------
     def record_written(self, written: WrittenRecord, profile: str | None = None) -> None:
         self.stats.records[written.rec_type] += 1
+        if profile:
+            self.stats.revisits[profile.rsplit("/", 1)[-1]] += 1
         line = cdxj_line(written, profile)
         if line and self._pending_index is not None:
             self._pending_index.write(line + "\n")
+            self._pending_index.flush()  # a killed run's index lines survive for recovery
+        if written.pointer.file not in self._files_seen:
+            self._files_seen.add(written.pointer.file)
+            self.write_manifest(None)  # the run's file list stays current if it is killed
 
     def write_jsonl(self, line: dict[str, Any]) -> None:
         assert self._jsonl is not None, "archive not open"
@@ -183,6 +238,7 @@ class Archive:
             "run_id": self.run_id,
             "started": _iso(self.started),
             "finished": _iso(finished) if finished else None,
+            "resumed_at": self.resumed_at,
             "seeds": self.seeds,
             "settings": self.settings_snapshot,
             "versions": package_versions(),
@@ -195,6 +251,10 @@ class Archive:
                 "seeds_total": stats.seeds_total,
                 "seeds_archived": stats.seeds_archived,
                 "seeds_failed": stats.seeds_failed,
+                "changes": dict(stats.changes),
+                "revisits_by_profile": dict(stats.revisits),
+                "not_due": stats.not_due,
+                "recovered_at_start": stats.recovered,
                 "unmatched_related_titles": stats.unmatched_titles,
                 "errors": stats.errors[:1000],
                 "errors_total": len(stats.errors),
@@ -212,14 +272,15 @@ class Archive:
         return files
 
     def _warc_files(self) -> list[str]:
+        names = list(self._earlier_files)
         if self.warc is None:
-            return []
-        names = list(self.warc.files_written)
+            return names
+        names.extend(self.warc.files_written)
         if self.warc.current_file:
             names.append(self.warc.current_file)
         return names
 
-    def write_manifest(self, finished: datetime) -> Path:
+    def write_manifest(self, finished: datetime | None) -> Path:
         path = self.manifest_path
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.manifest(finished), indent=2, ensure_ascii=False))

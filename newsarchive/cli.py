@@ -141,6 +141,8 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
         settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = args.concurrency
     if args.no_extract:
         settings["NEWSARCHIVE_EXTRACT"] = False
+    if args.no_requisites:
+        settings["NEWSARCHIVE_REQUISITES"] = False
     if args.jsonl_html:
         settings["NEWSARCHIVE_JSONL_HTML"] = True
     if args.warc_max_size is not None:

@@ -44,6 +44,9 @@ class Config:
     run_id: str | None
     block_private_addresses: bool | None
     seeds: tuple[str, ...]
+    requisites: bool = True
+    requisites_max: int = 60
+    requisites_maxsize: int = 8 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -65,4 +68,7 @@ class Config:
             run_id=settings.get("NEWSARCHIVE_RUN_ID") or None,
             block_private_addresses=_optional_bool(settings, "NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES"),
             seeds=tuple(settings.getlist("NEWSARCHIVE_SEEDS")),
+            requisites=settings.getbool("NEWSARCHIVE_REQUISITES", True),
+            requisites_max=settings.getint("NEWSARCHIVE_REQUISITES_MAX", 60),
+            requisites_maxsize=settings.getint("NEWSARCHIVE_REQUISITES_MAXSIZE", 8 * 1024 * 1024),
         )

@@ -7,8 +7,12 @@ from typing import TYPE_CHECKING
 from scrapy.downloadermiddlewares import cookies as scrapy_cookies
 
 from newsarchive.archive import Archive
+from newsarchive.captures import read_record, response_from_capture
+from newsarchive.digests import sha1_digest
 from newsarchive.exchange import CAPTURE_META_KEY, EXCHANGE_META_KEY, Exchange
+from newsarchive.state import FetchState
 from newsarchive.urls import OFFLINE_TLD_EXTRACT
+from newsarchive.warc_writer import IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED, WrittenRecord
 
 if TYPE_CHECKING:
     from typing import Self
@@ -25,6 +29,11 @@ class WarcCaptureMiddleware:
     HttpCompressionMiddleware decodes it and before RedirectMiddleware or RetryMiddleware consume
     it: every redirect hop, retry, robots.txt and error page is archived as received.
     The pointers of the capture are left in ``request.meta[CAPTURE_META_KEY]`` for the pipelines.
+
+    Across runs (docs/scheduling.md) it also sends the validators of the last capture
+    (If-None-Match / If-Modified-Since), writes a ``revisit`` record instead of a second copy of
+    an unchanged payload, hands on the archived page in place of a 304's empty body, and, when a
+    killed run is resumed, answers from the archive what that run already fetched.
     """
 
     def __init__(self, archive: Archive):
@@ -34,19 +43,109 @@ class WarcCaptureMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(Archive.of(crawler))
 
+    def process_request(self, request: Request) -> Response | None:
+        state = self.archive.state
+        known = state.get_fetch(request.url) if state is not None else None
+        if known is None:
+            return None
+        if self.archive.config.resume and known.run_id == self.archive.run_id:
+            return self._replay(request, known)
+        if known.etag and b"If-None-Match" not in request.headers:
+            request.headers[b"If-None-Match"] = known.etag.encode("latin-1")
+        if known.last_modified and b"If-Modified-Since" not in request.headers:
+            request.headers[b"If-Modified-Since"] = known.last_modified.encode("latin-1")
+        return None
+
     def process_response(self, request: Request, response: Response) -> Response:
         exchange: Exchange | None = request.meta.pop(EXCHANGE_META_KEY, None)
         if exchange is None or self.archive.warc is None:
-            return response  # not fetched by the raw-capture handler (data:, file:, cache)
-        written_response, written_request = self.archive.warc.write_exchange(exchange)
-        self.archive.record_written(written_response)
+            return response  # not fetched by the raw-capture handler, or replayed
+        state = self.archive.state
+        known = state.get_fetch(exchange.url) if state is not None else None
+        profile = _revisit_profile(exchange, known)
+        if profile and known is not None:
+            written, written_request = self.archive.warc.write_revisit(
+                exchange, known.full_capture, profile
+            )
+            full_capture = known.full_capture
+        else:
+            written, written_request = self.archive.warc.write_exchange(exchange)
+            full_capture = written
+            self.archive.stats.bytes_stored += len(exchange.body)
+        self.archive.record_written(written, profile)
         self.archive.record_written(written_request)
-        self.archive.stats.bytes_stored += len(exchange.body)
+        if state is not None:
+            fetch = _fetch_state(self.archive.run_id, exchange, written, full_capture, known)
+            state.put_fetch(fetch)
         request.meta[CAPTURE_META_KEY] = {
-            "response": written_response,
+            "response": written,
             "truncated": exchange.truncated,
+            "received_status": exchange.status,
+            "revisit_profile": profile,
         }
+        if profile == SERVER_NOT_MODIFIED:
+            return self._archived_response(request, full_capture) or response
         return response
+
+    def _replay(self, request: Request, known: FetchState) -> Response | None:
+        response = self._archived_response(request, known.full_capture)
+        if response is not None:
+            request.meta[CAPTURE_META_KEY] = {
+                "response": known.last_record,
+                "truncated": None,
+                "received_status": known.status,
+                "revisit_profile": None,
+                "replayed": True,
+            }
+        return response
+
+    def _archived_response(self, request: Request, capture: WrittenRecord) -> Response | None:
+        try:
+            stored = read_record(self.archive.layout.warc, capture.pointer)
+        except (LookupError, OSError) as exc:
+            self.archive.stats.errors.append(f"{request.url}: archived capture unreadable: {exc}")
+            return None
+        return response_from_capture(request, stored)
+
+
+def _revisit_profile(exchange: Exchange, known: FetchState | None) -> str | None:
+    """Which revisit record this exchange is, or None for a full response record."""
+    if known is None or not exchange.complete or exchange.truncated:
+        return None
+    if exchange.status == 304:
+        return SERVER_NOT_MODIFIED
+    if known.payload_digest and sha1_digest(exchange.body) == known.payload_digest:
+        if exchange.status == known.full_capture.status:
+            return IDENTICAL_PAYLOAD_DIGEST
+    return None
+
+
+def _fetch_state(
+    run_id: str,
+    exchange: Exchange,
+    written: WrittenRecord,
+    full_capture: WrittenRecord,
+    known: FetchState | None,
+) -> FetchState:
+    def header(name: bytes) -> str | None:
+        value = exchange.header(name)
+        if value:
+            return value.decode("latin-1")
+        if exchange.status == 304 and known is not None:  # a 304 need not repeat validators
+            return known.etag if name == b"ETag" else known.last_modified
+        return None
+
+    return FetchState(
+        url=exchange.url,
+        run_id=run_id,
+        fetched_at=written.date,
+        status=exchange.status,
+        etag=header(b"ETag"),
+        last_modified=header(b"Last-Modified"),
+        payload_digest=full_capture.payload_digest,
+        last_record=written,
+        full_capture=full_capture,
+    )
 
 
 class OfflineCookiesMiddleware(scrapy_cookies.CookiesMiddleware):

@@ -44,6 +44,7 @@ class RunLifecycle:
     def spider_closed(self, reason: str) -> None:
         self.archive.close()
         path = self.archive.write_manifest(datetime.now(UTC))
+        self.archive.release()
         print(summary_text(self.archive, reason, path), file=sys.stderr)
 
 
@@ -58,9 +59,12 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
         f"  stored:     {stats.bytes_stored:,} payload bytes in {len(warcs)} WARC file(s), "
         f"{sum(stats.records.values())} records",
+        f"  changes:    {_changes_text(stats)}",
         f"  articles:   {archive.jsonl_path}",
         f"  manifest:   {manifest_path}",
     ]
+    for recovered in stats.recovered:
+        lines.append(f"  recovered:  {recovered}")
     for failed in stats.seeds_failed:
         lines.append(f"  seed failed: {failed}")
     for unmatched in stats.unmatched_titles:
@@ -71,6 +75,12 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         if len(stats.errors) > 20:
             lines.append(f"    ... {len(stats.errors) - 20} more in the manifest")
     return "\n".join(lines)
+
+
+def _changes_text(stats) -> str:
+    changes = ", ".join(f"{stats.changes[k]} {k}" for k in ("new", "changed", "unchanged"))
+    revisits = sum(stats.revisits.values())
+    return f"{changes}; {revisits} revisit records; {stats.not_due} known articles not due"
 
 
 class Progress:

@@ -36,6 +36,7 @@ class PageItem:
     body: bytes = b""  # raw payload as stored (content-encoding removed by Scrapy)
     response_record: WrittenRecord | None = None
     truncated: str | None = None
+    revisit_profile: str | None = None  # the response record is a revisit of this profile
     extraction: dict[str, Any] = field(default_factory=dict)
 
     @property

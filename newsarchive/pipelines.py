@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from newsarchive import __version__
 from newsarchive.archive import Archive
+from newsarchive.captures import read_text
+from newsarchive.changes import CHANGED, UNCHANGED, judge, line_diff
 from newsarchive.extract import ExtractionPool, decode_html
 from newsarchive.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
-from newsarchive.warc_writer import WrittenRecord
+from newsarchive.state import ArticleState
+from newsarchive.warc_writer import RecordPointer, WrittenRecord
 
 if TYPE_CHECKING:
     from typing import Self
@@ -50,6 +53,10 @@ class ExtractionPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem) or item.status is None or item.status >= 400:
             return item
+        if item.error:
+            return item  # refused after it was received (a decompression bomb): not extracted
+        if item.url in self.archive.written_urls:
+            return item  # resumed run: its line is written already
         if not is_html(item.content_type, item.body):
             mime = (item.content_type or "unknown").split(";")[0]
             item.extraction = {"extraction_error": f"not HTML ({mime})"}
@@ -69,7 +76,8 @@ class ExtractionPipeline:
 
 
 class ArchivePipeline:
-    """Writes the cleaned text (conversion + metadata records) and one JSONL line per page."""
+    """Writes the cleaned text (conversion + metadata records) and one JSONL line per page,
+    saying whether the article changed since its last capture (newsarchive.changes)."""
 
     def __init__(self, archive: Archive):
         self.archive = archive
@@ -81,12 +89,36 @@ class ArchivePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
             return item
-        text_pointer = None
-        extraction = item.extraction
-        if item.response_record is not None and extraction.get("text"):
-            text_pointer = self._write_cleaned_copy(item, item.response_record)
         self._count(item)
-        self.archive.write_jsonl(jsonl_line(item, self.archive.run_id, text_pointer))
+        if item.url in self.archive.written_urls:
+            return item  # resumed run: its line is written already
+        state = self.archive.state
+        previous = state.get_article(item.url) if state is not None else None
+        text = item.extraction.get("text") or ""
+        response = item.response_record
+        judged = judge(
+            previous,
+            text,
+            item.extraction.get("text_digest"),
+            response.payload_digest if response else None,
+        )
+        fetched = response is not None and (item.status or 0) < 500
+        change = judged.change if fetched or previous is None else UNCHANGED
+        text_pointer = None
+        if change == UNCHANGED and previous is not None and fetched:
+            text_pointer = previous.text.as_dict() if previous.text else None
+        elif response is not None and text:
+            text_pointer = self._write_cleaned_copy(item, response)
+        line = jsonl_line(item, self.archive.run_id, text_pointer)
+        line["change"] = change
+        line["previous"] = previous.as_previous() if previous else None
+        if change == CHANGED and judged.by_text and previous is not None:
+            before = read_text(self.archive.layout.warc, previous.text)
+            line["diff"] = line_diff(before, text)
+        self.archive.write_jsonl(line)
+        self.archive.stats.changes[change] += 1
+        if fetched and state is not None:
+            state.put_article(_article_state(line, previous))
         return item
 
     def _write_cleaned_copy(self, item: PageItem, response: WrittenRecord) -> dict[str, Any]:
@@ -125,6 +157,22 @@ class ArchivePipeline:
         stats.pages[str(item.status) if item.status is not None else "error"] += 1
         if item.error:
             stats.errors.append(f"{item.url}: {item.error}")
+
+
+def _article_state(line: dict[str, Any], previous: ArticleState | None) -> ArticleState:
+    unchanged = line["change"] == UNCHANGED
+    warc = line["warc"]
+    return ArticleState(
+        url=line["url"],
+        run_id=line["run_id"],
+        fetched_at=line["fetched_at"],
+        payload_digest=line["payload_digest"],
+        text_digest=line["text_digest"],
+        response=RecordPointer(**warc["response"]) if warc["response"] else None,
+        text=RecordPointer(**warc["text"]) if warc["text"] else None,
+        unchanged_runs=previous.unchanged_runs + 1 if unchanged and previous else 0,
+        changed_at=(previous.changed_at if unchanged and previous else line["fetched_at"]),
+    )
 
 
 def jsonl_line(item: PageItem, run_id: str, text_pointer: dict[str, Any] | None) -> dict[str, Any]:

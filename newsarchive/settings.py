@@ -27,6 +27,9 @@ NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between progress lines
 NEWSARCHIVE_RUN_ID = None  # set by the CLI; generated when missing
 NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None  # None: block unless a seed is private (addresses.py)
 NEWSARCHIVE_SEEDS: list[str] = []  # seed arguments (URLs or files) when not given to the spider
+NEWSARCHIVE_REQUISITES = True  # also capture each page's stylesheets, images, fonts, scripts
+NEWSARCHIVE_REQUISITES_MAX = 60  # requisites captured per page (in document order)
+NEWSARCHIVE_REQUISITES_MAXSIZE = 8 * 1024 * 1024  # body cap per requisite (WARC-Truncated)
 
 # --- Scrapy settings newsarchive relies on ---------------------------------------------------
 USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"
@@ -64,6 +67,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's own looks up the public suffix list online on first use; this one never does.
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
     "newsarchive.downloadermiddlewares.OfflineCookiesMiddleware": 700,
+}
+SPIDER_MIDDLEWARES = {
+    # after the callbacks: asks for the requisites of archived HTML pages (and their CSS)
+    "newsarchive.spidermiddlewares.RequisitesMiddleware": 800,
 }
 ITEM_PIPELINES = {
     "newsarchive.pipelines.ExtractionPipeline": 300,

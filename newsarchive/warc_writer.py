@@ -25,6 +25,8 @@ from newsarchive.exchange import Exchange
 
 OPEN_SUFFIX = ".open"
 WARC_VERSION = "WARC/1.1"
+IDENTICAL_PAYLOAD_DIGEST = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,37 @@ class WarcFileWriter:
         request = self._request_record(exchange, date, written_response.pointer.record_id)
         written_request = self._write(request)
         return written_response, written_request
+
+    def write_revisit(
+        self, exchange: Exchange, original: WrittenRecord, profile: str
+    ) -> tuple[WrittenRecord, WrittenRecord]:
+        """Write a ``revisit`` record (HTTP head only) referring to ``original``, and its request.
+
+        ``profile`` is :data:`IDENTICAL_PAYLOAD_DIGEST` (a 200 whose payload equals the
+        original's) or :data:`SERVER_NOT_MODIFIED` (a 304 answering a conditional request).
+        """
+        date = warc_date(exchange.started)
+        headers = [
+            ("WARC-Profile", profile),
+            ("WARC-Refers-To-Target-URI", original.target_uri),
+            ("WARC-Refers-To-Date", original.date),
+            ("WARC-Refers-To", original.pointer.record_id),
+            ("WARC-Payload-Digest", original.payload_digest or ""),
+        ]
+        if exchange.ip_address:
+            headers.append(("WARC-IP-Address", exchange.ip_address))
+        revisit = self.make_record(
+            "revisit",
+            exchange.url,
+            b"",
+            content_type="application/http; msgtype=response",
+            warc_headers=headers,
+            http_head=exchange.stored_head(),
+            date=date,
+        )
+        written_revisit = self._write(revisit)
+        request = self._request_record(exchange, date, written_revisit.pointer.record_id)
+        return written_revisit, self._write(request)
 
     def write_record(self, record) -> WrittenRecord:
         """Write any record made with :meth:`make_record`."""

@@ -123,6 +123,16 @@ class ArticlesSpider(scrapy.Spider):
                 return
             yield self._request(link.url, via=link.via, seed=seed, referrer=response.url)
 
+    def parse_requisite(self, response: Response) -> Iterator[Any]:
+        """A page requisite (newsarchive.spidermiddlewares): archived raw by the WARC capture
+        middleware, with no JSONL line and no links followed."""
+        yield from ()
+
+    def requisite_failed(self, failure: Failure) -> Iterator[Any]:
+        logger.info("requisite not captured: %s: %s", failure.request.url,
+                    _describe_failure(failure))
+        yield from ()
+
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         request = failure.request
         response = failure.value.response if failure.check(HttpError) else None

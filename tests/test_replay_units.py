@@ -155,7 +155,8 @@ def test_html_urls_point_into_the_archive():
         b'<html><head><link rel="stylesheet" href="/s.css" integrity="sha384-x">'
         b'<style>body{background:url("bg.png")}</style></head><body class="b">'
         b'<a href="../02/next.html?a=1&amp;b=2">next</a><img src="//cdn.test/i.png"'
-        b' srcset="a.png 1x, https://cdn.test/b.png 2x" alt="caf\xc3\xa9">'
+        b' srcset="a.png 1x, https://cdn.test/b.png 2x,data:image/png;base64,x,y 3x"'
+        b' alt="caf\xc3\xa9">'
         b'<a href="#top">top</a><a href="mailto:x@news.test">mail</a>'
         b'<script src="app.js"></script><script>var s = "<a href=x>";</script>'
         b'<p style="background:url(/p.png)">\xc3\xa9t\xc3\xa9</p></body></html>'
@@ -167,7 +168,7 @@ def test_html_urls_point_into_the_archive():
     assert 'href="/web/20240501080000/http://news.test/2024/05/02/next.html?a=1&amp;b=2"' in out
     assert 'src="/web/20240501080000if_/http://cdn.test/i.png"' in out
     assert ("/web/20240501080000if_/http://news.test/2024/05/01/a.png 1x, "
-            "/web/20240501080000if_/https://cdn.test/b.png 2x") in out
+            "/web/20240501080000if_/https://cdn.test/b.png 2x, data:image/png;base64,x,y 3x") in out
     assert 'href="#top"' in out and 'href="mailto:x@news.test"' in out
     assert 'src="/web/20240501080000if_/http://news.test/2024/05/01/app.js"' in out
     assert 'var s = "<a href=x>";' in out  # script text untouched

@@ -89,14 +89,10 @@ class UrlRewriter:
         return value if absolute is None else self.replay_url(absolute, mode)
 
     def rewrite_srcset(self, value: str, base: str | None = None) -> str:
-        candidates = []
-        for candidate in value.split(","):
-            parts = candidate.strip().split(None, 1)
-            if not parts:
-                continue
-            parts[0] = self.rewrite(parts[0], FRAME_MODE, base)
-            candidates.append(" ".join(parts))
-        return ", ".join(candidates)
+        return ", ".join(
+            " ".join(filter(None, (self.rewrite(url, FRAME_MODE, base), descriptor)))
+            for url, descriptor in parse_srcset(value)
+        )
 
     def rewrite_css_text(self, css: str, base: str | None = None) -> str:
         def url(match: re.Match[str]) -> str:
@@ -108,6 +104,28 @@ class UrlRewriter:
             return f"@import {quote}{self.rewrite(match['url'], FRAME_MODE, base)}{quote}"
 
         return _CSS_IMPORT.sub(imported, _CSS_URL.sub(url, css))
+
+
+def parse_srcset(value: str) -> list[tuple[str, str]]:
+    """(URL, descriptor) pairs of a srcset (HTML's rules: a URL runs to whitespace, so data:
+    URLs keep their commas; a trailing comma ends a URL with no descriptor)."""
+    candidates, position, size = [], 0, len(value)
+    while position < size:
+        while position < size and (value[position].isspace() or value[position] == ","):
+            position += 1
+        start = position
+        while position < size and not value[position].isspace():
+            position += 1
+        url, descriptor = value[start:position], ""
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            end = value.find(",", position)
+            end = size if end < 0 else end
+            descriptor, position = value[position:end].strip(), end
+        if url:
+            candidates.append((url, descriptor))
+    return candidates
 
 
 def rewrite_css(body: bytes, rewriter: UrlRewriter) -> bytes:

@@ -1,0 +1,311 @@
+"""Scheduled runs: three consecutive crawls of a fixture site that changes between runs.
+
+The site is a copy of tests/site served by the real fixture server; between runs the test edits
+one article's body, rotates an ad/CSRF token/timestamp in another, lets a third answer 304 to
+its ETag and adds a new article to the feed and the sitemap. Seeds are the feed, and robots.txt
+(whose Sitemap: line leads to the sitemap), so discovery by content is exercised too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from newsarchive.demo.server import SiteServer
+from newsarchive.warc_writer import IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED
+from tests.conftest import SITE, CrawlRun, run_newsarchive
+
+EDITED = "/2024/05/01/harbour-expansion-approved-a10001.html"
+ROTATING = "/2024/04/28/port-authority-budget-a10005.html"
+ETAGGED = "/2024/05/02/harbour-master-retires-a10006.html"
+ADDED = "/2024/05/06/lighthouse-museum-opens-a10011.html"
+STATIC = "/2024/05/02/dredging-contract-awarded-a10002.html"  # never changes, no validators
+
+EDIT_OLD = "The harbour commission voted seven to two in favour"
+EDIT_NEW = "The harbour commission voted seven to three in favour"
+ADDED_PARAGRAPH = (
+    "Correction: an earlier version of this article misstated the length of the debate."
+)
+
+
+class ChangingSite:
+    """A copy of tests/site whose files the test edits between runs."""
+
+    def __init__(self, root: Path):
+        shutil.copytree(SITE, root)
+        self.root = root
+        self.rotating_template = (root / ROTATING.lstrip("/")).read_text()
+        options = json.loads((root / "_site.json").read_text())
+        options[ETAGGED] = {"etag": '"c-v1"'}
+        (root / "_site.json").write_text(json.dumps(options, indent=2))
+        self.rotate()
+
+    def path(self, url_path: str) -> Path:
+        return self.root / url_path.lstrip("/")
+
+    def rotate(self) -> None:
+        """New ad, CSRF token and generation time: a new payload, the same article text."""
+        token = secrets.token_hex(8)
+        html = self.rotating_template.replace(
+            "</article>",
+            f'<div class="ad-slot"><p>Advertisement: Ferry Co summer offer, code {token}, '
+            "book now and save on island trips.</p></div></article>",
+        ).replace(
+            '<footer class="site-footer">',
+            '<footer class="site-footer"><form action="/subscribe" method="post">'
+            f'<input type="hidden" name="csrf_token" value="{token}"><button>Subscribe</button>'
+            f'</form><p class="generated">Page generated {datetime.now(UTC).isoformat()}</p>',
+        )
+        self.path(ROTATING).write_text(html)
+
+    def edit_article(self) -> None:
+        page = self.path(EDITED)
+        html = page.read_text()
+        assert EDIT_OLD in html
+        html = html.replace(EDIT_OLD, EDIT_NEW).replace(
+            "</div>\n  </article>", f"  <p>{ADDED_PARAGRAPH}</p>\n    </div>\n  </article>", 1
+        )
+        page.write_text(html)
+
+    def add_article(self, lastmod: str) -> None:
+        template = self.path(STATIC).read_text()
+        page = self.path(ADDED)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(
+            template.replace("Dredging contract awarded to Nordic consortium",
+                             "Lighthouse museum opens its doors")
+            .replace("dredging-contract-awarded-a10002", "lighthouse-museum-opens-a10011")
+            .replace("Nordvik", "Lighthouse keepers")
+        )
+        feed = self.path("/feed.xml")
+        item = (
+            "<item><title>Lighthouse museum opens its doors</title>"
+            f"<link>{{base}}{ADDED}</link><guid>{{base}}{ADDED}</guid>"
+            "<pubDate>Mon, 06 May 2024 09:00:00 GMT</pubDate></item>\n</channel>"
+        )
+        feed.write_text(feed.read_text().replace("</channel>", item))
+        self.bump_sitemap(ADDED, lastmod, add=True)
+
+    def bump_sitemap(self, url_path: str, lastmod: str, add: bool = False) -> None:
+        sitemap = self.path("/sitemap.xml")
+        text = sitemap.read_text()
+        entry = f"<url><loc>{{base}}{url_path}</loc><lastmod>{lastmod}</lastmod></url>"
+        if add:
+            text = text.replace("</urlset>", f"  {entry}\n</urlset>")
+        else:
+            start = text.index(f"<url><loc>{{base}}{url_path}</loc>")
+            end = text.index("</url>", start) + len("</url>")
+            text = text[:start] + entry + text[end:]
+        sitemap.write_text(text)
+
+
+def crawl(server: SiteServer, output: Path, *extra: str) -> CrawlRun:
+    return run_newsarchive(
+        "crawl", f"{server.base_url}/feed.xml", f"{server.base_url}/robots.txt",
+        "-o", str(output), *extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def changing(tmp_path_factory):
+    work = tmp_path_factory.mktemp("scheduled")
+    site = ChangingSite(work / "site")
+    output = work / "out"
+    runs: list[CrawlRun] = []
+    with SiteServer(site.root) as server:
+        runs.append(crawl(server, output, "--revisit-after", "0"))
+        site.edit_article()
+        site.rotate()
+        site.add_article(lastmod="2024-05-06")
+        runs.append(crawl(server, output, "--revisit-after", "0"))
+        site.rotate()
+        runs.append(crawl(server, output, "--revisit-after", "0"))
+        # A fourth run with the default policy (6h): only what the sitemap says was modified
+        # after its last capture is fetched again, besides the seeds themselves.
+        site.bump_sitemap(EDITED, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+        server.clear()
+        runs.append(crawl(server, output))
+        fourth_paths = list(server.paths)
+    return {"runs": runs, "output": output, "fourth_paths": fourth_paths, "site": site}
+
+
+def run_lines(output: Path) -> list[list[dict]]:
+    """JSONL lines of each run, in run order."""
+    manifests = sorted(
+        (json.loads(p.read_text()) for p in (output / "runs").glob("*.json")),
+        key=lambda m: m["started"],
+    )
+    paths = [output / "articles" / f"{m['run_id']}.jsonl" for m in manifests]
+    return [[json.loads(x) for x in path.read_text().splitlines()] for path in paths]
+
+
+def by_path(lines: list[dict]) -> dict[str, dict]:
+    from urllib.parse import urlsplit
+
+    return {urlsplit(line["url"]).path: line for line in lines}
+
+
+def warc_records(output: Path) -> list[tuple[str, object, bytes]]:
+    found = []
+    for path in sorted((output / "warc").glob("*.warc.gz")):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream, check_digests=True):
+                found.append((path.name, record, record.raw_stream.read()))
+    return found
+
+
+def read_pointer(output: Path, pointer: dict):
+    with open(output / "warc" / pointer["file"], "rb") as stream:
+        stream.seek(pointer["offset"])
+        member = stream.read(pointer["length"])
+    return next(iter(ArchiveIterator(io.BytesIO(member))))
+
+
+def test_runs_succeed(changing):
+    for run in changing["runs"]:
+        assert run.returncode == 0, run.stderr
+        assert "newsarchive run" in run.stderr
+    assert len(run_lines(changing["output"])) == 4
+
+
+def test_feed_and_sitemap_entries_discovered(changing):
+    first = by_path(run_lines(changing["output"])[0])
+    assert first[EDITED]["via"] in ("feed", "sitemap")
+    assert first["/2024/04/29/ferry-operators-welcome-new-berths-a10003.html"]["via"] == "sitemap"
+    assert first["/2024/05/02/dredging-contract-awarded-a10002.html"]["depth"] >= 1
+    assert first["/feed.xml"]["via"] == "seed" and first["/robots.txt"]["via"] == "seed"
+    assert ADDED not in first
+    second = by_path(run_lines(changing["output"])[1])
+    assert second[ADDED]["change"] == "new" and second[ADDED]["previous"] is None
+    assert second[ADDED]["via"] in ("feed", "sitemap")
+
+
+def test_change_marks_over_three_runs(changing):
+    first, second, third = (by_path(lines) for lines in run_lines(changing["output"])[:3])
+    assert {line["change"] for line in first.values()} == {"new"}
+    assert second[EDITED]["change"] == "changed"
+    assert second[ROTATING]["change"] == "unchanged"
+    assert second[ETAGGED]["change"] == "unchanged"
+    assert second[STATIC]["change"] == "unchanged"
+    assert second["/feed.xml"]["change"] == "changed"  # it lists the new article
+    for path in (EDITED, ROTATING, ETAGGED, STATIC, ADDED, "/feed.xml"):
+        assert third[path]["change"] == "unchanged", path
+    assert EDIT_NEW in second[EDITED]["text"] and EDIT_OLD not in second[EDITED]["text"]
+
+
+def test_diff_counts_for_edited_article(changing):
+    second = by_path(run_lines(changing["output"])[1])
+    assert second[EDITED]["diff"] == {"added": 2, "removed": 1}
+    for path, line in second.items():
+        assert ("diff" in line) == (line["change"] == "changed" and bool(line["text"])), path
+
+
+def test_previous_points_at_last_capture(changing):
+    output = changing["output"]
+    first, second, third = (by_path(lines) for lines in run_lines(output)[:3])
+    previous = second[EDITED]["previous"]
+    assert previous["run_id"] == first[EDITED]["run_id"]
+    assert previous["warc"] == first[EDITED]["warc"]
+    assert previous["text_digest"] == first[EDITED]["text_digest"]
+    assert third[EDITED]["previous"]["warc"] == second[EDITED]["warc"]
+    text = read_pointer(output, previous["warc"]["text"]).content_stream().read().decode()
+    assert EDIT_OLD in text
+    # an unchanged article points at the text already stored instead of storing it again
+    assert third[STATIC]["warc"]["text"] == first[STATIC]["warc"]["text"]
+
+
+def test_revisit_records_of_both_profiles_resolve(changing):
+    records = warc_records(changing["output"])
+    responses = {
+        r.rec_headers.get_header("WARC-Record-ID"): r
+        for _, r, _ in records
+        if r.rec_type == "response"
+    }
+    revisits = [r for _, r, _ in records if r.rec_type == "revisit"]
+    profiles = {r.rec_headers.get_header("WARC-Profile") for r in revisits}
+    assert profiles == {IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED}
+    for revisit in revisits:
+        headers = revisit.rec_headers
+        original = responses[headers.get_header("WARC-Refers-To")]
+        assert headers.get_header("WARC-Refers-To-Target-URI") == original.rec_headers.get_header(
+            "WARC-Target-URI"
+        )
+        assert headers.get_header("WARC-Refers-To-Date") == original.rec_headers.get_header(
+            "WARC-Date"
+        )
+        assert headers.get_header("WARC-Payload-Digest") == original.rec_headers.get_header(
+            "WARC-Payload-Digest"
+        )
+    not_modified = [
+        r for r in revisits if r.rec_headers.get_header("WARC-Profile") == SERVER_NOT_MODIFIED
+    ]
+    assert all(r.http_headers.get_statuscode() == "304" for r in not_modified)
+    assert {r.rec_headers.get_header("WARC-Target-URI").split("/", 3)[3] for r in not_modified} == {
+        ETAGGED.lstrip("/")
+    }
+
+
+def test_conditional_request_sent_and_recorded(changing):
+    records = warc_records(changing["output"])
+    requests = [
+        r for _, r, _ in records
+        if r.rec_type == "request" and r.rec_headers.get_header("WARC-Target-URI").endswith(ETAGGED)
+    ]
+    assert requests[0].http_headers.get_header("If-None-Match") is None
+    assert all(r.http_headers.get_header("If-None-Match") == '"c-v1"' for r in requests[1:])
+
+
+def test_no_payload_stored_twice_across_runs(changing):
+    runs_of_payload: dict[tuple[str, str], set[str]] = {}
+    run_of_file = {}
+    for manifest in (json.loads(p.read_text()) for p in (changing["output"] / "runs").glob("*")):
+        for name in manifest["files"]:
+            run_of_file[Path(name).name] = manifest["run_id"]
+    for name, record, _ in warc_records(changing["output"]):
+        if record.rec_type == "response":
+            key = (
+                record.rec_headers.get_header("WARC-Target-URI"),
+                record.rec_headers.get_header("WARC-Payload-Digest"),
+            )
+            runs_of_payload.setdefault(key, set()).add(run_of_file[name])
+    duplicated = {key: runs for key, runs in runs_of_payload.items() if len(runs) > 1}
+    assert not duplicated
+
+
+def test_index_covers_revisits_but_not_304s(changing):
+    index = (changing["output"] / "index" / "index.cdxj").read_text().splitlines()
+    assert index == sorted(index)
+    revisit_lines = [json.loads(x.split(" ", 2)[2]) for x in index if '"warc/revisit"' in x]
+    assert revisit_lines
+    for fields in revisit_lines:
+        record = read_pointer(
+            changing["output"],
+            {"file": fields["filename"], "offset": int(fields["offset"]),
+             "length": int(fields["length"])},
+        )
+        assert record.rec_headers.get_header("WARC-Profile") == IDENTICAL_PAYLOAD_DIGEST
+    assert not list((changing["output"] / "index").glob(".pending-*"))
+
+
+def test_revisit_policy_skips_known_articles_not_due(changing):
+    fourth = by_path(run_lines(changing["output"])[3])
+    paths = changing["fourth_paths"]
+    assert "/feed.xml" in paths and "/sitemap.xml" in paths  # seeds and their sitemaps: always
+    assert EDITED in paths  # the sitemap's lastmod is newer than its last capture
+    for skipped in (STATIC, ROTATING, ETAGGED, ADDED):
+        assert skipped not in paths, skipped
+    assert set(fourth) == {"/feed.xml", "/robots.txt", EDITED}
+    assert fourth[EDITED]["change"] == "unchanged"
+    manifest = max(
+        (json.loads(p.read_text()) for p in (changing["output"] / "runs").glob("*.json")),
+        key=lambda m: m["started"],
+    )
+    assert manifest["stats"]["not_due"] >= 8
+    assert "known articles not due" in changing["runs"][3].stderr
