@@ -147,12 +147,26 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
         settings["NEWSARCHIVE_JSONL_HTML"] = True
     if args.warc_max_size is not None:
         settings["NEWSARCHIVE_WARC_MAX_SIZE"] = args.warc_max_size
+    if args.revisit_after is not None:
+        try:
+            parse_duration(args.revisit_after)
+        except ValueError as exc:
+            raise UsageError(f"--revisit-after: {exc}") from None
+        settings["NEWSARCHIVE_REVISIT_AFTER"] = args.revisit_after
+    if args.wait_lock:
+        settings["NEWSARCHIVE_WAIT_LOCK"] = True
     for pair in args.settings:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
         settings[name.strip()] = value
     return settings
+
+
+def parse_duration(text: str) -> float:
+    from newsarchive.config import parse_duration as parse
+
+    return parse(text)
 
 
 class UsageError(Exception):

@@ -47,6 +47,12 @@ class Config:
     requisites: bool = True
     requisites_max: int = 60
     requisites_maxsize: int = 8 * 1024 * 1024
+    state: str = "sqlite"
+    revisit_after: float = 6 * 3600.0  # seconds
+    revisit_max: float = 30 * 86400.0
+    revisit_backoff: float = 2.0
+    wait_lock: bool = False
+    resume: bool = False
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -71,4 +77,32 @@ class Config:
             requisites=settings.getbool("NEWSARCHIVE_REQUISITES", True),
             requisites_max=settings.getint("NEWSARCHIVE_REQUISITES_MAX", 60),
             requisites_maxsize=settings.getint("NEWSARCHIVE_REQUISITES_MAXSIZE", 8 * 1024 * 1024),
+            state=(settings.get("NEWSARCHIVE_STATE") or "sqlite").lower(),
+            revisit_after=parse_duration(settings.get("NEWSARCHIVE_REVISIT_AFTER") or "6h"),
+            revisit_max=parse_duration(settings.get("NEWSARCHIVE_REVISIT_MAX") or "30d"),
+            revisit_backoff=max(1.0, settings.getfloat("NEWSARCHIVE_REVISIT_BACKOFF", 2.0)),
+            wait_lock=settings.getbool("NEWSARCHIVE_WAIT_LOCK"),
+            resume=settings.getbool("NEWSARCHIVE_RESUME"),
         )
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds in "90", "90s", "15m", "6h", "2d", "1w" or a combination such as "1h30m"."""
+    if isinstance(text, int | float):
+        return float(text)
+    spec = text.strip().lower().replace(" ", "")
+    if not spec:
+        raise ValueError("empty duration")
+    total, number = 0.0, ""
+    for char in spec:
+        if char.isdigit() or char == ".":
+            number += char
+        elif char in _DURATION_UNITS and number:
+            total += float(number) * _DURATION_UNITS[char]
+            number = ""
+        else:
+            raise ValueError(f"bad duration {text!r} (use e.g. 30m, 6h, 2d)")
+    return total + (float(number) if number else 0.0)

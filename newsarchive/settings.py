@@ -30,6 +30,12 @@ NEWSARCHIVE_SEEDS: list[str] = []  # seed arguments (URLs or files) when not giv
 NEWSARCHIVE_REQUISITES = True  # also capture each page's stylesheets, images, fonts, scripts
 NEWSARCHIVE_REQUISITES_MAX = 60  # requisites captured per page (in document order)
 NEWSARCHIVE_REQUISITES_MAXSIZE = 8 * 1024 * 1024  # body cap per requisite (WARC-Truncated)
+NEWSARCHIVE_STATE = "sqlite"  # cross-run state store (docs/scheduling.md); "none" disables it
+NEWSARCHIVE_REVISIT_AFTER = "6h"  # a known article is fetched again after this long
+NEWSARCHIVE_REVISIT_MAX = "30d"  # cap of the back-off for articles that keep not changing
+NEWSARCHIVE_REVISIT_BACKOFF = 2.0  # interval factor per unchanged capture after the first
+NEWSARCHIVE_WAIT_LOCK = False  # wait for another run on the same output instead of exiting
+NEWSARCHIVE_RESUME = False  # continue the run named by NEWSARCHIVE_RUN_ID (crawl --resume)
 
 # --- Scrapy settings newsarchive relies on ---------------------------------------------------
 USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"

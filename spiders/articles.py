@@ -18,10 +18,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from newsarchive.archive import Archive
 from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY, VIA_META_KEY
 from newsarchive.exchange import CAPTURE_META_KEY
+from newsarchive.feeds import Discovery, DocKind, discover
 from newsarchive.items import PageItem
 from newsarchive.links import discover_links
+from newsarchive.revisit import RevisitPolicy
 from newsarchive.seeds import Seed, load_seeds
-from newsarchive.urls import registered_domain, url_host
+from newsarchive.urls import InvalidURL, normalize_url, registered_domain, url_host
 
 if TYPE_CHECKING:
     from typing import Self
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 TITLES_META_KEY = "newsarchive_related_titles"
+# A sitemap reached from a sitemap index or robots.txt: archived, read, no JSONL line of its own.
+DISCOVERY_META_KEY = "newsarchive_discovery"
 
 
 class ArticlesSpider(scrapy.Spider):
@@ -41,6 +45,7 @@ class ArticlesSpider(scrapy.Spider):
         self.seed_args = seeds.replace(",", " ").split() if seeds else []
         self.seeds: list[Seed] = []
         self.seed_hosts: set[str] = set()
+        self.seed_urls: set[str] = set()
         self.candidates = 0
 
     @classmethod
@@ -48,6 +53,7 @@ class ArticlesSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.archive = Archive.of(crawler)
         spider.config = spider.archive.config
+        spider.policy = RevisitPolicy.from_config(spider.config, spider.archive.run_id)
         spider._load_seeds(spider.seed_args or list(spider.config.seeds))
         return spider
 
@@ -58,6 +64,7 @@ class ArticlesSpider(scrapy.Spider):
             self.archive.stats.errors.append(f"seed input: {warning}")
         self.seeds = seeds
         self.seed_hosts = {url_host(seed.url) for seed in seeds}
+        self.seed_urls = {seed.url for seed in seeds}
         self.archive.seeds = [seed.url for seed in seeds]
         self.archive.stats.seeds_total = len(seeds)
         domains = {registered_domain(seed.url) for seed in seeds}
@@ -100,6 +107,12 @@ class ArticlesSpider(scrapy.Spider):
         )
 
     def parse_page(self, response: Response) -> Iterator[PageItem | Request]:
+        discovery = self._discovery(response)
+        if discovery is not None:
+            if not response.meta.get(DISCOVERY_META_KEY):
+                yield self._page_item(response)
+            yield from self._discovered(response, discovery)
+            return
         yield self._page_item(response)
         if response.status >= 400 or not isinstance(response, TextResponse):
             return
@@ -107,6 +120,49 @@ class ArticlesSpider(scrapy.Spider):
         if depth >= self.config.depth:
             return
         yield from self._follow(response)
+
+    def _discovery(self, response: Response) -> Discovery | None:
+        """The feed, sitemap or robots.txt a seed (or a sitemap it listed) turned out to be."""
+        meta = response.meta
+        if response.status >= 400:
+            return None
+        if meta.get(VIA_META_KEY) != "seed" and not meta.get(DISCOVERY_META_KEY):
+            return None
+        discovery = discover(response.body, response.url)
+        return None if discovery.kind is DocKind.OTHER else discovery
+
+    def _discovered(self, response: Response, discovery: Discovery) -> Iterator[Request]:
+        seed = response.meta.get(SEED_META_KEY, response.url)
+        for url in discovery.sitemaps:
+            yield Request(
+                url,
+                callback=self.parse_page,
+                errback=self.on_error,
+                meta={
+                    VIA_META_KEY: "sitemap",
+                    SEED_META_KEY: seed,
+                    REFERRER_META_KEY: response.url,
+                    DISCOVERY_META_KEY: True,
+                },
+            )
+        for entry in discovery.entries:
+            try:
+                url = normalize_url(entry.url)
+            except InvalidURL:
+                continue
+            if url in self.seed_urls or not self._due(url, entry.lastmod):
+                continue
+            if self.config.max_pages and self.candidates >= self.config.max_pages:
+                logger.info("max pages (%d) reached: not enqueuing more entries", self.candidates)
+                return
+            yield self._request(url, via=entry.via, seed=seed, referrer=response.url)
+
+    def _due(self, url: str, lastmod: datetime | None = None) -> bool:
+        """Whether a known article is to be fetched again (newsarchive.revisit)."""
+        if self.policy.is_due(self.archive.state, url, lastmod):
+            return True
+        self.archive.stats.not_due += 1
+        return False
 
     def _follow(self, response: TextResponse) -> Iterator[Request]:
         titles = response.meta.get(TITLES_META_KEY, ())
@@ -118,6 +174,10 @@ class ArticlesSpider(scrapy.Spider):
                 logger.info("Related article %r: no matching link on %s", title, response.url)
         seed = response.meta.get(SEED_META_KEY, response.url)
         for link in found.links:
+            if link.url in self.seed_urls:
+                continue  # fetched as a seed already: a second visit would be a duplicate line
+            if not self._due(link.url):
+                continue
             if self.config.max_pages and self.candidates >= self.config.max_pages:
                 logger.info("max pages (%d) reached: not following more links", self.candidates)
                 return
@@ -135,12 +195,16 @@ class ArticlesSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         request = failure.request
+        if request.meta.get(DISCOVERY_META_KEY):
+            self.archive.stats.errors.append(f"{request.url}: {_describe_failure(failure)}")
+            return
         response = failure.value.response if failure.check(HttpError) else None
         if response is not None:
             yield self._page_item(response)
             return
         item = self._base_item(request, datetime.now(UTC))
         item.error = _describe_failure(failure)
+        _attach_capture(item, request)
         self._count_seed(item)
         yield item
 
@@ -152,13 +216,14 @@ class ArticlesSpider(scrapy.Spider):
         if written is not None:
             item.fetched_at = _iso_z(written.date)
         item.final_url = response.url
-        item.status = response.status
+        item.status = capture.get("received_status") or response.status  # 304, not the page
+        item.revisit_profile = capture.get("revisit_profile")
         item.content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
         item.body = response.body
         item.response_record = written
         item.truncated = capture.get("truncated")
-        if response.status >= 400:
-            item.error = f"HTTP {response.status}"
+        if item.status >= 400:
+            item.error = f"HTTP {item.status}"
         self._count_seed(item)
         return item
 
@@ -176,10 +241,23 @@ class ArticlesSpider(scrapy.Spider):
     def _count_seed(self, item: PageItem) -> None:
         if item.via != "seed":
             return
-        if item.status is not None and item.status < 400 and item.response_record is not None:
+        fetched = item.status is not None and item.status < 400 and not item.error
+        if fetched and item.response_record is not None:
             self.archive.stats.seeds_archived += 1
         else:
             self.archive.stats.seeds_failed.append(f"{item.url}: {item.error}")
+
+
+def _attach_capture(item: PageItem, request: Request) -> None:
+    """A response received, then refused (decompression bomb, bad redirect), stays linked."""
+    capture = request.meta.get(CAPTURE_META_KEY) or {}
+    written = capture.get("response")
+    if written is not None:
+        item.response_record = written
+        item.status = capture.get("received_status")
+        item.final_url = request.url
+        item.truncated = capture.get("truncated")
+        item.fetched_at = _iso_z(written.date)
 
 
 def _describe_failure(failure: Failure) -> str:
