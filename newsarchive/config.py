@@ -53,6 +53,7 @@ class Config:
     revisit_backoff: float = 2.0
     wait_lock: bool = False
     resume: bool = False
+    retry_after_max: float = 120.0  # seconds; a longer Retry-After is not waited for
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -83,6 +84,7 @@ class Config:
             revisit_backoff=max(1.0, settings.getfloat("NEWSARCHIVE_REVISIT_BACKOFF", 2.0)),
             wait_lock=settings.getbool("NEWSARCHIVE_WAIT_LOCK"),
             resume=settings.getbool("NEWSARCHIVE_RESUME"),
+            retry_after_max=settings.getfloat("NEWSARCHIVE_RETRY_AFTER_MAX", 120.0),
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import time
@@ -139,7 +140,7 @@ class RawCaptureDownloadHandler(BaseHttpDownloadHandler):
         connection.writer.write(exchange.request_head + exchange.request_body)
         await connection.writer.drain()
         try:
-            reusable = await _read_response(connection, exchange, body, maxsize)
+            reusable = await _read_response(connection, exchange, body, maxsize, request.method)
         except BaseException:
             connection.close()
             raise
@@ -254,23 +255,34 @@ def _request_bytes(protocol: h11.Connection, request: Request) -> tuple[bytes, b
 
 
 async def _read_response(
-    connection: _Connection, exchange: Exchange, body: bytearray, maxsize: int
+    connection: _Connection, exchange: Exchange, body: bytearray, maxsize: int, method: str
 ) -> bool:
     """Read one response into ``exchange``/``body``; True if the connection can be reused."""
     protocol = connection.protocol
+    received = bytearray()  # raw bytes until the head is parsed, for the lenient fallback
+    malformed: list[bytes] | None = None
     while True:
         try:
             event = protocol.next_event()
-        except h11.RemoteProtocolError:
+        except h11.RemoteProtocolError as exc:
             if exchange.complete:
                 exchange.truncated = "disconnect"
                 return False
-            raise
+            if malformed is not None:
+                message = f"{exchange.url}: malformed response head: {exc}"
+                raise DownloadFailedError(message) from exc
+            protocol, malformed = _lenient_protocol(bytes(received), method, exc)
+            connection.protocol = protocol
+            continue
         if event is h11.NEED_DATA:
             data = await connection.reader.read(READ_CHUNK)
+            if not exchange.complete and len(received) <= MAX_HEAD_SIZE:
+                received += data
             protocol.receive_data(data)
         elif isinstance(event, h11.Response):
             _record_head(exchange, event)
+            if malformed is not None:
+                exchange.response_headers = _headers_with_malformed(bytes(received), malformed)
         elif isinstance(event, h11.Data):
             body += event.data
             if maxsize and len(body) > maxsize:
@@ -284,6 +296,49 @@ async def _read_response(
                 raise DownloadFailedError(f"{exchange.url}: connection closed before a response")
             return False
         # InformationalResponse (1xx) needs nothing: the final response follows.
+
+
+def _lenient_protocol(
+    received: bytes, method: str, error: h11.RemoteProtocolError
+) -> tuple[h11.Connection, list[bytes]]:
+    """A fresh h11 connection fed the head without the header lines h11 rejected.
+
+    Browsers skip broken header lines; so does the archive, keeping each one in the stored
+    record under ``X-Archive-Malformed-Header`` (see :func:`_headers_with_malformed`).
+    """
+    head, sep, rest = received.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, rest = received.partition(b"\n\n")
+    lines = head.replace(b"\r\n", b"\n").split(b"\n")
+    if not sep:
+        raise error  # no whole head (a closed or stale connection): the caller decides
+    if not lines[0].startswith(b"HTTP/"):
+        raise DownloadFailedError(f"not an HTTP response: {lines[0][:60]!r}") from error
+    good = [line for line in lines[1:] if _HEADER_LINE.match(line)]
+    bad = [line for line in lines[1:] if not _HEADER_LINE.match(line)]
+    protocol = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
+    protocol.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
+    protocol.send(h11.EndOfMessage())
+    protocol.receive_data(b"\r\n".join([lines[0], *good]) + b"\r\n\r\n" + rest)
+    logger.warning("Skipped %d malformed header line(s): %r", len(bad), bad[:3])
+    return protocol, bad
+
+
+def _headers_with_malformed(received: bytes, malformed: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """All header lines in the order received, the malformed ones under a name of their own."""
+    head = received.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    headers = []
+    for line in head.replace(b"\r\n", b"\n").split(b"\n")[1:]:
+        if line in malformed:
+            headers.append((b"X-Archive-Malformed-Header", line.strip()))
+        else:
+            name, _, value = line.partition(b":")
+            headers.append((name, value.strip(b" \t")))
+    return headers
+
+
+# field-name ":" with a token name (RFC 9110); no leading whitespace (obsolete line folding)
+_HEADER_LINE = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
 
 
 def _record_head(exchange: Exchange, event: h11.Response) -> None:

@@ -26,6 +26,7 @@ NEWSARCHIVE_PROGRESS = None  # live progress on stderr; None = only when stderr 
 NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between progress lines
 NEWSARCHIVE_RUN_ID = None  # set by the CLI; generated when missing
 NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None  # None: block unless a seed is private (addresses.py)
+NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds: a 429/503 asking to wait longer is not retried
 NEWSARCHIVE_SEEDS: list[str] = []  # seed arguments (URLs or files) when not given to the spider
 NEWSARCHIVE_REQUISITES = True  # also capture each page's stylesheets, images, fonts, scripts
 NEWSARCHIVE_REQUISITES_MAX = 60  # requisites captured per page (in document order)
@@ -73,6 +74,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's own looks up the public suffix list online on first use; this one never does.
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
     "newsarchive.downloadermiddlewares.OfflineCookiesMiddleware": 700,
+    # Scrapy's retries 429/503 at once; this one waits for Retry-After (newsarchive/retry.py).
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "newsarchive.retry.RetryAfterMiddleware": 550,
 }
 SPIDER_MIDDLEWARES = {
     # after the callbacks: asks for the requisites of archived HTML pages (and their CSS)
