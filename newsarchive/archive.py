@@ -109,6 +109,7 @@ class Archive:
         self.lock: RunLock | None = None
         self.written_urls: set[str] = set()  # JSONL lines this run wrote before a resume
         self.resumed_at: list[str] = []
+        self.finish_reason: str | None = None  # Scrapy's close reason, once closed
         self._earlier_files: list[str] = []  # WARC files of this run written before a resume
         self._files_seen: set[str] = set()
         self._jsonl = None
@@ -238,6 +239,7 @@ class Archive:
             "run_id": self.run_id,
             "started": _iso(self.started),
             "finished": _iso(finished) if finished else None,
+            "finish_reason": self.finish_reason,
             "resumed_at": self.resumed_at,
             "seeds": self.seeds,
             "settings": self.settings_snapshot,

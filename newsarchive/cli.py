@@ -177,29 +177,44 @@ class UsageError(Exception):
 def run_crawl(args: argparse.Namespace) -> int:
     from newsarchive.seeds import load_seeds
 
-    if args.resume or args.redis:
-        print("newsarchive: --resume and --redis are not available yet", file=sys.stderr)
+    if args.redis:
+        print("newsarchive: --redis is not available yet", file=sys.stderr)
         return EXIT_USAGE
     try:
         overrides = crawl_settings(args)
     except UsageError as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not args.seeds:
+    if not args.seeds and not args.resume:
         print("newsarchive crawl: give at least one SEED (URL, URL list or seed document)",
               file=sys.stderr)
         return EXIT_USAGE
-    seeds, _warnings = load_seeds(args.seeds)  # the spider reports the warnings
-    if not seeds:
-        for warning in _warnings:
-            print(f"newsarchive crawl: {warning}", file=sys.stderr)
-        print("newsarchive crawl: no usable seed: nothing to crawl", file=sys.stderr)
-        return EXIT_FATAL
     problem = _check_writable(args.output)
     if problem:
         print(f"newsarchive crawl: {problem}", file=sys.stderr)
         return EXIT_FATAL
-    return _run_spider(overrides)
+    from newsarchive.runs import RunLocked, prepare_run
+
+    try:
+        run = prepare_run(args.output, args.resume, args.wait_lock)
+    except (RunLocked, LookupError) as exc:
+        print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    try:
+        overrides.update(run.settings)
+        if not args.seeds:
+            overrides["NEWSARCHIVE_SEEDS"] = run.seeds
+        seeds, _warnings = load_seeds(overrides["NEWSARCHIVE_SEEDS"])  # the spider warns too
+        if not seeds:
+            for warning in _warnings:
+                print(f"newsarchive crawl: {warning}", file=sys.stderr)
+            print("newsarchive crawl: no usable seed: nothing to crawl", file=sys.stderr)
+            return EXIT_FATAL
+        code, reason = _run_spider(overrides)
+        run.finished(reason)
+        return code
+    finally:
+        run.release()
 
 
 def _check_writable(output: Path) -> str | None:
@@ -212,7 +227,7 @@ def _check_writable(output: Path) -> str | None:
     return None
 
 
-def _run_spider(overrides: dict[str, object]) -> int:
+def _run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
@@ -225,10 +240,11 @@ def _run_spider(overrides: dict[str, object]) -> int:
     crawler = process.create_crawler("articles")
     process.crawl(crawler)
     process.start()
-    stats = Archive.of(crawler).stats
+    archive = Archive.of(crawler)
+    stats = archive.stats
     if stats.seeds_total == 0:
-        return EXIT_FATAL
-    return EXIT_PARTIAL if stats.seeds_failed else EXIT_OK
+        return EXIT_FATAL, archive.finish_reason
+    return (EXIT_PARTIAL if stats.seeds_failed else EXIT_OK), archive.finish_reason
 
 
 # -- index ---------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class RunLifecycle:
         logger.info("newsarchive run %s writing to %s", archive.run_id, archive.layout.root)
 
     def spider_closed(self, reason: str) -> None:
+        self.archive.finish_reason = reason
         self.archive.close()
         path = self.archive.write_manifest(datetime.now(UTC))
         self.archive.release()

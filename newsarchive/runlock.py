@@ -64,6 +64,9 @@ class RunLock:
         cls._held[path] = lock
         return lock
 
+    def set_holder(self, run_id: str) -> None:
+        _write_holder(self._fd, run_id)
+
     def release(self) -> None:
         self._users -= 1
         if self._users > 0 or self._fd < 0:

@@ -53,17 +53,17 @@ class ArticleState:
     unchanged_runs: int = 0  # consecutive unchanged captures
     changed_at: str | None = None  # fetched_at of the last capture judged new or changed
 
-    def as_previous(self) -> dict[str, Any]:
-        """The JSONL ``previous`` object pointing at this capture."""
+    def as_previous(self) -> dict[str, Any] | None:
+        """The JSONL ``previous`` pointer: this capture's response (or revisit) record, with
+        when and by which run it was made and where its text is (docs/jsonl.md)."""
+        if self.response is None:
+            return None
         return {
+            **self.response.as_dict(),
             "run_id": self.run_id,
             "fetched_at": self.fetched_at,
-            "payload_digest": self.payload_digest,
             "text_digest": self.text_digest,
-            "warc": {
-                "response": self.response.as_dict() if self.response else None,
-                "text": self.text.as_dict() if self.text else None,
-            },
+            "text": self.text.as_dict() if self.text else None,
         }
 
 

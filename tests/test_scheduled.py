@@ -10,17 +10,29 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import secrets
 import shutil
+import signal
+import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.demo.server import SiteServer
 from newsarchive.warc_writer import IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED
-from tests.conftest import SITE, CrawlRun, run_newsarchive
+from tests.conftest import (
+    NEWSARCHIVE,
+    ROOT,
+    SITE,
+    CrawlRun,
+    run_newsarchive,
+    write_seed_document,
+)
 
 EDITED = "/2024/05/01/harbour-expansion-approved-a10001.html"
 ROTATING = "/2024/04/28/port-authority-budget-a10005.html"
@@ -147,8 +159,6 @@ def run_lines(output: Path) -> list[list[dict]]:
 
 
 def by_path(lines: list[dict]) -> dict[str, dict]:
-    from urllib.parse import urlsplit
-
     return {urlsplit(line["url"]).path: line for line in lines}
 
 
@@ -212,10 +222,14 @@ def test_previous_points_at_last_capture(changing):
     first, second, third = (by_path(lines) for lines in run_lines(output)[:3])
     previous = second[EDITED]["previous"]
     assert previous["run_id"] == first[EDITED]["run_id"]
-    assert previous["warc"] == first[EDITED]["warc"]
+    assert previous["fetched_at"] == first[EDITED]["fetched_at"]
+    pointer_keys = ("file", "offset", "length", "record_id")
+    assert {key: previous[key] for key in pointer_keys} == first[EDITED]["warc"]["response"]
+    assert previous["text"] == first[EDITED]["warc"]["text"]
     assert previous["text_digest"] == first[EDITED]["text_digest"]
-    assert third[EDITED]["previous"]["warc"] == second[EDITED]["warc"]
-    text = read_pointer(output, previous["warc"]["text"]).content_stream().read().decode()
+    assert third[EDITED]["previous"]["record_id"] == second[EDITED]["warc"]["response"]["record_id"]
+    assert read_pointer(output, previous).rec_headers.get_header("WARC-Type") == "response"
+    text = read_pointer(output, previous["text"]).content_stream().read().decode()
     assert EDIT_OLD in text
     # an unchanged article points at the text already stored instead of storing it again
     assert third[STATIC]["warc"]["text"] == first[STATIC]["warc"]["text"]
@@ -309,3 +323,131 @@ def test_revisit_policy_skips_known_articles_not_due(changing):
     )
     assert manifest["stats"]["not_due"] >= 8
     assert "known articles not due" in changing["runs"][3].stderr
+
+
+def test_archive_of_four_runs_verifies(changing):
+    verify = run_newsarchive("verify", "-o", str(changing["output"]))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+# -- safety of recurring runs: SIGKILL and resume, two runs at once ----------------------------
+
+SLOW = ("--concurrency", "1", "-s", "DOWNLOAD_DELAY=0.4", "-s", "AUTOTHROTTLE_ENABLED=False")
+
+
+def start_crawl(seed: Path, output: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [*NEWSARCHIVE, "crawl", str(seed), "-o", str(output), *SLOW, *extra],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def jsonl_count(output: Path) -> int:
+    return sum(
+        path.read_text().count("\n") for path in (output / "articles").glob("*.jsonl")
+    ) if (output / "articles").is_dir() else 0
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(site, tmp_path_factory):
+    work = tmp_path_factory.mktemp("killed")
+    seed = write_seed_document(site, work)
+    reference = run_newsarchive("crawl", str(seed), "-o", str(work / "reference"))
+    output = work / "out"
+    victim = start_crawl(seed, output)
+    wait_for(lambda: jsonl_count(output) >= 4)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    open_files = sorted(p.name for p in (output / "warc").glob("*.open"))
+    archived_before = {
+        urlsplit(json.loads(line)["url"]).path
+        for path in (output / "articles").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+        if line.endswith("}")
+    }
+    site.clear()
+    resumed = run_newsarchive("crawl", "--resume", "-o", str(output))
+    return {
+        "reference": reference,
+        "output": output,
+        "open_files": open_files,
+        "archived_before": archived_before,
+        "resumed": resumed,
+        "requests_after": list(site.paths),
+        "victim_rc": victim.returncode,
+    }
+
+
+def test_killed_run_left_open_file(killed_and_resumed):
+    assert killed_and_resumed["victim_rc"] == -signal.SIGKILL
+    assert killed_and_resumed["open_files"]
+
+
+def test_resume_completes_the_killed_run(killed_and_resumed):
+    resumed = killed_and_resumed["resumed"]
+    assert resumed.returncode == 0, resumed.stderr
+    output = killed_and_resumed["output"]
+    assert not list((output / "warc").glob("*.open"))
+    manifests = resumed.manifests()
+    assert len(manifests) == 1  # the same run, continued
+    manifest = manifests[0]
+    assert manifest["finish_reason"] == "finished" and len(manifest["resumed_at"]) == 1
+    names = {Path(name).name for name in manifest["files"] if name.startswith("warc/")}
+    assert names == {path.name for path in resumed.warc_files()}
+    urls = [line["url"] for line in resumed.jsonl_lines()]
+    assert len(urls) == len(set(urls))
+    assert set(urls) == {line["url"] for line in killed_and_resumed["reference"].jsonl_lines()}
+    assert not (output / "state" / "jobs" / manifest["run_id"]).exists()
+
+
+def test_resume_does_not_refetch_what_was_archived(killed_and_resumed):
+    again = set(killed_and_resumed["requests_after"]) & killed_and_resumed["archived_before"]
+    assert killed_and_resumed["archived_before"]
+    assert not again
+    assert killed_and_resumed["requests_after"]  # it did fetch what the killed run had not
+
+
+def test_resumed_archive_verifies(killed_and_resumed):
+    verify = run_newsarchive("verify", "-o", str(killed_and_resumed["output"]))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_resume_without_interrupted_run_is_refused(tmp_path):
+    refused = run_newsarchive("crawl", "--resume", "-o", str(tmp_path / "nothing"))
+    assert refused.returncode == 1
+    assert "no interrupted run" in refused.stderr
+
+
+def test_second_concurrent_run_is_refused_or_waits(site, tmp_path):
+    seed = write_seed_document(site, tmp_path)
+    output = tmp_path / "out"
+    first = start_crawl(seed, output)
+    try:
+        wait_for(lambda: list((output / "runs").glob("*.json")) if (output / "runs").is_dir()
+                 else False)
+        started = time.monotonic()
+        second = run_newsarchive("crawl", str(seed), "-o", str(output))
+        assert first.poll() is None, "the first run ended before the second started"
+        assert second.returncode == 1
+        assert "another newsarchive run is writing" in second.stderr
+        assert "--wait-lock" in second.stderr
+        assert time.monotonic() - started < 20
+        assert len(list((output / "runs").glob("*.json"))) == 1  # the refused run wrote nothing
+        waiting = run_newsarchive("crawl", str(seed), "-o", str(output), "--wait-lock")
+        assert first.wait(timeout=5) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert waiting.returncode == 0, waiting.stderr
+    manifests = sorted(waiting.manifests(), key=lambda m: m["started"])
+    assert len(manifests) == 2
+    assert manifests[1]["started"] >= manifests[0]["finished"]
