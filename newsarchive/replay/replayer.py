@@ -46,7 +46,7 @@ class Replayer:
             capture = self.archive.nearest(url, timestamp)
         except (NotArchived, ValueError):
             return self.not_archived(url, timestamp)
-        if capture.timestamp != timestamp and _is_html(capture.mime):
+        if capture.timestamp != timestamp and _is_html(capture.mime) and not _is_redirect(capture):
             # a page is shown at its own capture time, so that its links and banner agree
             target = UrlRewriter(capture.url, capture.timestamp, mode).replay_url(capture.url)
             return self._with_policy(Response(status_code=302, headers={"Location": target}))
@@ -164,6 +164,10 @@ def _stream(resolved: Resolved) -> Iterator[bytes]:
         yield from resolved.body.payload_chunks()
     finally:
         resolved.close()
+
+
+def _is_redirect(capture: Capture) -> bool:
+    return capture.status in REDIRECTS
 
 
 def _is_html(mime: str | None) -> bool:
