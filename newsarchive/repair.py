@@ -8,8 +8,9 @@
   dead runs' pending files are then removed.
 
 Closed WARC files and complete JSONL lines are never modified; ``index.cdxj`` is replaced
-atomically. Running it twice changes nothing the second time. Files of a run still writing on
-this host (its process is alive) are left alone.
+atomically. Running it twice changes nothing the second time. It takes the output's run lock
+(``state/run.lock``), so it never runs beside a crawl on the same directory; files of a process
+still alive on this host are left alone all the same.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from newsarchive.archive import Layout
 from newsarchive.cdxj import INDEX_NAME, index_warc, merge_into_index
 from newsarchive.recovery import RecoveryResult, recover_open_warc, writer_is_alive
+from newsarchive.runlock import RunLock, RunLocked
 from newsarchive.warc_writer import OPEN_SUFFIX
 from newsarchive.warcscan import read_warcinfo
 
@@ -67,11 +69,22 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"newsarchive repair: {root} is not a directory", file=sys.stderr)
         return EXIT_FATAL
+    layout = Layout(root)
     try:
-        report = repair(Layout(root))
+        lock = RunLock.acquire(layout.state, "repair")
+    except RunLocked as exc:
+        print(f"newsarchive repair: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except OSError as exc:
+        print(f"newsarchive repair: cannot lock {root}: {_os_error(exc)}", file=sys.stderr)
+        return EXIT_FATAL
+    try:
+        report = repair(layout)
     except OSError as exc:
         print(f"newsarchive repair: {_os_error(exc)}", file=sys.stderr)
         return EXIT_FATAL
+    finally:
+        lock.release()
     for line in report.lines():
         print(f"newsarchive repair: {line}", file=sys.stderr)
     if not report.changed:

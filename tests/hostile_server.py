@@ -183,6 +183,9 @@ ROUTES: dict[str, Send] = {
     ),
     "/binary-html": _fixed("200 OK", random.Random(7).randbytes(50_000), "Content-Type: text/html"),
     "/huge-line": _fixed("200 OK", _HUGE_LINE, _HTML),
+    "/random": _fixed(  # 8 MB that gzip cannot shrink: a record that takes a while to write
+        "200 OK", random.Random(8).randbytes(8 << 20), "Content-Type: application/octet-stream"
+    ),
     "/bad-charset": _fixed(
         "200 OK", article("Unknown charset", "Smörgåsbord café déjà vu.").replace(b"\n", b""),
         "Content-Type: text/html; charset=x-no-such-charset",
