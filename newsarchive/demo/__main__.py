@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         pages = len(server.requests)
     print(f"\nDemo crawl took {elapsed:.1f}s for {pages} requests served "
           f"({pages / elapsed:.1f} pages/s).", file=sys.stderr)
-    print(f"Browse the archive: .venv/bin/newsarchive replay -o {args.output}", file=sys.stderr)
+    print(f"Browse the archive: .venv/bin/newsarchive replay -o {args.output}  "
+          "(then open http://127.0.0.1:8080/)", file=sys.stderr)
     return code
 
 

@@ -1,0 +1,176 @@
+"""Replay latency on a synthetic archive: ``python -m bench.replay_lookup [--records N]``.
+
+Builds an archive of N response records (default 100,000) with the project's own WARC writer
+and CDXJ indexer, one JSONL line per record, then measures:
+
+- index lookup alone (binary search in the memory-mapped CDXJ),
+- lookup + opening the record by offset + reading its payload,
+- over HTTP against a running ``newsarchive replay``: the article page of a capture (catalogue
+  query, timeline, index lookup, template) and the raw replay of a page (lookup, WARC read,
+  rewriting).
+
+Reports median, 95th percentile and maximum in milliseconds. The archive is kept in
+``--dir`` (default a temporary directory) so repeated runs can skip the build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from newsarchive.cdxj import cdxj_line, merge_into_index
+from newsarchive.replay.lookup import Archive
+from newsarchive.warc_writer import WarcFileWriter, warc_date
+
+RUN_ID = "20240101T000000Z-beef"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+WORDS = ("harbour council ferry budget breakwater vote storm museum festival market tide "
+         "lifeboat quay dredging berth fishermen commission report island bus").split()
+
+
+def page_url(number: int) -> str:
+    return f"http://news{number % 97}.test/2024/{number % 12 + 1:02d}/story-{number}.html"
+
+
+def build(root: Path, records: int) -> None:
+    random.seed(1)
+    warc = WarcFileWriter(root / "warc", {"software": "bench"}, max_size=200_000_000)
+    (root / "articles").mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    started = time.monotonic()
+    with open(root / "articles" / f"{RUN_ID}.jsonl", "w", encoding="utf-8") as jsonl:
+        for number in range(records):
+            url = page_url(number)
+            text = " ".join(random.choices(WORDS, k=120))
+            body = (f"<!DOCTYPE html><html><head><title>Story {number}</title>"
+                    f'<link rel="stylesheet" href="/s.css"></head><body><h1>Story {number}</h1>'
+                    f'<img src="/i/{number}.png"><p>{text}</p></body></html>').encode()
+            head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            when = warc_date(START + timedelta(seconds=number))
+            record = warc.make_record("response", url, body, http_head=head, date=when,
+                                      content_type="application/http; msgtype=response")
+            written = warc.write_record(record)
+            line = cdxj_line(written)
+            assert line is not None
+            lines.append(line)
+            jsonl.write(json.dumps({
+                "schema": 1, "run_id": RUN_ID, "url": url, "final_url": url, "status": 200,
+                "fetched_at": when[:19] + "Z", "title": f"Story {number}", "text": text,
+                "warc": {"response": written.pointer.as_dict(), "text": None},
+            }) + "\n")
+            if number and number % 20000 == 0:
+                print(f"  {number} records written ({time.monotonic() - started:.0f}s)",
+                      file=sys.stderr)
+    warc.close()
+    merge_into_index(root / "index", lines)
+    print(f"built {records} records in {time.monotonic() - started:.1f}s", file=sys.stderr)
+
+
+def timed(function: Callable[[], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def report(name: str, samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[int(len(ordered) * 0.95) - 1]
+    return (f"{name:<44} median {statistics.median(ordered):7.2f} ms   p95 {p95:7.2f} ms   "
+            f"max {ordered[-1]:7.2f} ms   (n={len(ordered)})")
+
+
+def in_process(root: Path, records: int, repeat: int) -> list[str]:
+    archive = Archive(root)
+    urls = [page_url(random.randrange(records)) for _ in range(repeat)]
+    archive.captures(urls[0])  # maps the index
+    pending = iter(urls)
+    lookups = timed(lambda: archive.captures(next(pending)), repeat)
+
+    def lookup_and_read() -> None:
+        capture = archive.nearest(page_url(random.randrange(records)), "2024")
+        resolved = archive.resolve(capture)
+        try:
+            resolved.body.payload()
+        finally:
+            resolved.close()
+
+    return [report("CDXJ lookup (binary search)", lookups),
+            report("lookup + WARC record read by offset", timed(lookup_and_read, repeat))]
+
+
+def over_http(root: Path, records: int, repeat: int) -> list[str]:
+    env = {**os.environ, "NEWSARCHIVE_REPLAY_CACHE": str(root / "cache")}
+    started = time.monotonic()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "newsarchive.cli", "replay", "-o", str(root), "--port", "0"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert server.stderr is not None
+        banner = server.stderr.readline()
+        ports = re.findall(r"http://127\.0\.0\.1:(\d+)/", banner)
+        if len(ports) < 2:
+            raise RuntimeError(f"replay did not start: {banner}")
+        app, replay = (f"http://127.0.0.1:{port}" for port in ports[:2])
+        ready = time.monotonic() - started
+        fetch = lambda url: urllib.request.urlopen(url, timeout=30).read()  # noqa: E731
+        fetch(f"{app}/capture/{RUN_ID}/1")
+
+        def article() -> None:
+            fetch(f"{app}/capture/{RUN_ID}/{random.randrange(records) + 1}")
+
+        def raw_page() -> None:
+            fetch(f"{replay}/web/2024if_/{page_url(random.randrange(records))}")
+
+        def search() -> None:
+            fetch(f"{app}/?q={'+'.join(random.sample(WORDS, 2))}")
+
+        return [
+            f"server start, catalogue built from the JSONL: {ready:.1f}s (cached afterwards)",
+            report("HTTP: article page /capture/...", timed(article, repeat)),
+            report("HTTP: raw replay /web/... (rewritten)", timed(raw_page, repeat)),
+            report("HTTP: full-text search, 50 hits", timed(search, max(repeat // 10, 5))),
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.replay_lookup")
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--dir", type=Path, help="keep the synthetic archive here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.dir or Path(tmp)
+        if not (root / "index" / "index.cdxj").exists():
+            build(root, args.records)
+        random.seed(2)
+        lines = [f"archive: {args.records} response records, "
+                 f"{sum(1 for _ in open(root / 'index' / 'index.cdxj'))} index lines, "
+                 f"{sum(p.stat().st_size for p in (root / 'warc').glob('*')) / 1e6:.0f} MB WARC"]
+        lines += in_process(root, args.records, args.repeat)
+        lines += over_http(root, args.records, args.repeat)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
