@@ -130,10 +130,14 @@ class Archive:
         return archive
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def open(self) -> None:
-        self.layout.create()
+    def acquire_lock(self) -> None:
+        """Take the output's run lock (RunLocked if another process holds it)."""
         if self.lock is None:
             self.lock = RunLock.acquire(self.layout.state, self.run_id, self.config.wait_lock)
+
+    def open(self) -> None:
+        self.layout.create()
+        self.acquire_lock()
         self._recover_killed_runs()
         self.state = open_state_store(self.config.state, self.layout.state)
         if self.config.resume:

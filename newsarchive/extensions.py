@@ -32,6 +32,9 @@ class RunLifecycle:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         extension = cls(crawler)
+        # Before the crawl starts: a second run on the same output must not start at all
+        # (the CLI took the lock already; `scrapy crawl` and scrapyd jobs take it here).
+        extension.archive.acquire_lock()
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension

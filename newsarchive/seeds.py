@@ -16,6 +16,7 @@ import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, TextIO, TypeVar
 
 from newsarchive.urls import InvalidURL, normalize_title, normalize_url
@@ -47,6 +48,8 @@ class Seed:
     url: str  # normalised
     source: str  # "argv" or "path/to/file:LINE"
     related_titles: tuple[str, ...] = ()  # from the seed document the URL came from
+    via: str = "seed"  # "feed" / "sitemap" for an entry of a feed or sitemap file
+    lastmod: datetime | None = None  # the date that file gives the entry
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class SeedKind(enum.Enum):
     BINARY = "binary file"
     URL_LIST = "URL list"
     SEED_DOCUMENT = "seed document"
+    DISCOVERY = "feed or sitemap"  # RSS/Atom, sitemap (index), robots.txt: newsarchive.feeds
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -112,6 +116,9 @@ def read_seed_file(path: str | os.PathLike[str]) -> tuple[list[Seed], list[SeedW
     kind = _classify(name, opener)
     if kind is SeedKind.EMPTY:
         return [], [SeedWarning(name, "empty file, no seeds")]
+    if kind is SeedKind.DISCOVERY:
+        seeds, warnings = _parse_discovery(name, opener)
+        return _merge_duplicates(seeds), warnings
     parser = _PARSERS.get(kind)
     if parser is None:
         raise SeedError(name, f"not a seed file ({kind.value})")
@@ -142,6 +149,8 @@ def _classify(name: str, opener: _Opener) -> SeedKind:
     head = _with_stream(name, opener, lambda stream: stream.read(SNIFF_BYTES))
     if not head.strip(b" \t\r\n\x0b\x0c") or head.strip() == b"\xef\xbb\xbf":
         return SeedKind.EMPTY
+    if _is_discovery(name, opener, head):
+        return SeedKind.DISCOVERY
     if _is_binary(head):
         return SeedKind.BINARY
     return _with_lines(name, opener, lambda lines: classify_seed_lines(x.text for x in lines))
@@ -153,6 +162,36 @@ def classify_seed_lines(lines: Iterable[str]) -> SeedKind:
         if _ORIGINAL_URL_RE.match(_strip(line)):
             return SeedKind.SEED_DOCUMENT
     return SeedKind.URL_LIST
+
+
+def _is_discovery(name: str, opener: _Opener, head: bytes) -> bool:
+    from newsarchive.feeds import DocKind, sniff
+
+    if head[:2] == b"\x1f\x8b":  # a gzipped sitemap: only its whole content can be sniffed
+        head = _with_stream(name, opener, lambda stream: stream.read(MAX_PIPE_BYTES))
+    return sniff(head) is not DocKind.OTHER
+
+
+def _parse_discovery(name: str, opener: _Opener) -> tuple[list[Seed], list[SeedWarning]]:
+    """A feed, sitemap (index) or robots.txt file: its entries become seeds (with their date,
+    for the revisit policy); the sitemaps it lists are seeds to be read in turn."""
+    from newsarchive.feeds import discover
+
+    body = _with_stream(name, opener, lambda stream: stream.read(MAX_PIPE_BYTES))
+    found = discover(body, base_url="")
+    out = _Collector(name)
+    for url in found.sitemaps:
+        out.add_url(0, url)
+    for entry in found.entries:
+        before = len(out.seeds)
+        out.add_url(0, entry.url)
+        if len(out.seeds) > before:
+            seed = out.seeds[-1]
+            out.seeds[-1] = dataclasses.replace(seed, via=entry.via, lastmod=entry.lastmod)
+    seeds, warnings = out.result()
+    if not seeds:
+        warnings.append(SeedWarning(name, f"no entries in this {found.kind.value}"))
+    return seeds, warnings
 
 
 def _is_binary(head: bytes) -> bool:

@@ -73,6 +73,12 @@ class ArticlesSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         for seed in self.seeds:
+            if seed.via != "seed":  # an entry of a feed or sitemap file: the revisit policy
+                if self._due(seed.url, seed.lastmod):
+                    yield self._request(seed.url, via=seed.via, seed=seed.url, referrer=None)
+                else:
+                    self.archive.stats.seeds_archived += 1  # by an earlier run, and not due
+                continue
             yield self._request(
                 seed.url,
                 via="seed",
@@ -239,7 +245,7 @@ class ArticlesSpider(scrapy.Spider):
         )
 
     def _count_seed(self, item: PageItem) -> None:
-        if item.via != "seed":
+        if item.depth != 0:  # seeds, and entries of feed or sitemap files given as seeds
             return
         fetched = item.status is not None and item.status < 400 and not item.error
         if fetched and item.response_record is not None:

@@ -8,6 +8,7 @@ its ETag and adds a new article to the feed and the sitemap. Seeds are the feed,
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -451,3 +452,69 @@ def test_second_concurrent_run_is_refused_or_waits(site, tmp_path):
     manifests = sorted(waiting.manifests(), key=lambda m: m["started"])
     assert len(manifests) == 2
     assert manifests[1]["started"] >= manifests[0]["finished"]
+
+
+# -- what recurring runs cost on disk ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unchanged_site_runs(site, tmp_path_factory):
+    """Three runs over the unchanged fixture site (every article fetched again each time)."""
+    work = tmp_path_factory.mktemp("unchanged")
+    seed = write_seed_document(site, work)
+    output = work / "out"
+    sizes = []
+    for _ in range(3):
+        before = {p: p.stat().st_size for p in (output / "warc").glob("*.warc.gz")} if sizes else {}
+        run = run_newsarchive(
+            "crawl", str(seed), f"{site.base_url}/feed.xml", "-o", str(output),
+            "--revisit-after", "0",
+        )
+        assert run.returncode == 0, run.stderr
+        after = {p: p.stat().st_size for p in (output / "warc").glob("*.warc.gz")}
+        sizes.append(sum(size for path, size in after.items() if path not in before))
+    manifests = sorted(run.manifests(), key=lambda m: m["started"])
+    return {"sizes": sizes, "manifests": manifests, "output": output}
+
+
+def test_unchanged_site_costs_little_after_the_first_run(unchanged_site_runs):
+    sizes = unchanged_site_runs["sizes"]
+    manifests = unchanged_site_runs["manifests"]
+    full_copies = 3 * sizes[0]
+    stored = sum(sizes)
+    print(
+        f"\nWARC bytes for three runs of an unchanged site: {sizes} = {stored:,} "
+        f"vs {full_copies:,} for three full copies ({stored / full_copies:.0%})"
+    )
+    assert [m["stats"]["bytes_stored"] for m in manifests[1:]] == [0, 0]
+    assert all(m["stats"]["changes"].get("unchanged") for m in manifests[1:])
+    assert not any(m["stats"]["changes"].get("changed") for m in manifests[1:])
+    assert sizes[1] < 0.4 * sizes[0] and sizes[2] < 0.4 * sizes[0]
+
+
+def test_feed_and_sitemap_files_as_seeds(site, tmp_path):
+    """Local feed, gzipped sitemap and robots.txt files, recognised by content (odd names)."""
+    feed = tmp_path / "latest.dat"
+    feed.write_text((SITE / "feed.xml").read_text().replace("{base}", site.base_url))
+    sitemap = tmp_path / "entries.bin"
+    sitemap.write_bytes(
+        gzip.compress((SITE / "sitemap.xml").read_text().replace("{base}", site.base_url).encode())
+    )
+    robots = tmp_path / "robots"
+    robots.write_text(f"User-agent: *\nSitemap: {site.base_url}/sitemap.xml\n")
+    output = tmp_path / "out"
+    first = run_newsarchive("crawl", str(feed), str(sitemap), str(robots), "-o", str(output))
+    assert first.returncode == 0, first.stderr
+    lines = first.jsonl_lines()
+    vias = {urlsplit(x["url"]).path: x["via"] for x in lines}
+    assert vias[EDITED] in ("feed", "sitemap")
+    assert vias["/2024/04/29/ferry-operators-welcome-new-berths-a10003.html"] == "sitemap"
+    assert vias["/sitemap.xml"] == "seed"  # from the robots.txt file
+    assert all(x["change"] == "new" for x in lines)
+    second = run_newsarchive("crawl", str(feed), str(sitemap), str(robots), "-o", str(output))
+    assert second.returncode == 0, second.stderr
+    latest = max(second.manifests(), key=lambda m: m["started"])
+    assert latest["stats"]["not_due"] >= 8
+    assert latest["stats"]["seeds_archived"] == latest["stats"]["seeds_total"]
+    again = [x for x in second.jsonl_lines() if x["run_id"] == latest["run_id"]]
+    assert [urlsplit(x["url"]).path for x in again] == ["/sitemap.xml"]
