@@ -301,7 +301,16 @@ def test_archived_script_cannot_reach_the_app(archive: Replay, browser):
     _shot(browser, "08-hostile-page")
 
 
-def test_no_request_left_the_archive(archive: Replay, browser):
+def test_no_request_left_the_archive(archive: Replay, browser, expected):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{archive.app}/replay/2/{archive.base_url}{expected['seed_path']}")
+    browser.switch_to.frame(browser.find_element(By.ID, "replay"))
+    try:
+        _wait(browser, lambda d: d.execute_script(
+            "var i = document.querySelector('img.logo-mark'); return i && i.naturalWidth;"))
+    finally:
+        browser.switch_to.default_content()
     urls = _request_urls(browser)
     assert urls  # the log did record the journey
     outside = [
@@ -335,6 +344,20 @@ def test_redirect_capture_replays_as_redirect(archive: Replay, expected):
     assert code == status
     assert re.match(rf"/web/\d{{14}}/{re.escape(archive.base_url)}/r/older-url$",
                     headers["location"])
+
+
+def test_revisit_replays_the_original_payload(archive: Replay, expected):
+    image = archive.base_url + expected["requisites"]["image"]
+    revisits = [
+        line.split(" ", 2) for line in (archive.output / "index" / "index.cdxj").read_text()
+        .splitlines() if f'"url": "{image}"' in line and '"warc/revisit"' in line
+    ]
+    assert revisits  # the second run saw the same image: a revisit record, no second copy
+    stamp = revisits[-1][1]
+    code, headers, body = _get(f"{archive.replay}/web/{stamp}if_/{image}")
+    assert code == 200 and headers["x-archive-capture"] == stamp
+    assert headers["content-type"] == "image/png"
+    assert body == (SITE / expected["requisites"]["image"].lstrip("/")).read_bytes()
 
 
 def test_not_archived_is_a_clear_404(archive: Replay):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsarchive.cdxj import index_warc, merge_into_index
+from newsarchive.replay.app import highlight
 from newsarchive.replay.diff import diff_texts
 from newsarchive.replay.lookup import Archive, Capture, NotArchived, nearest, parse_timestamp
 from newsarchive.replay.rewrite import (
@@ -244,3 +245,10 @@ def test_catalogue_is_incremental(tmp_path: Path):
     assert catalogue.search_url("story") and not catalogue.search_url("%")
     assert Catalogue(articles, tmp_path / "cache.sqlite").refresh(force=True) == 0
     assert fts_query('a "b" c*') == '"a" "b" "c"'
+
+
+def test_search_snippets_are_escaped_before_marking():
+    marked = highlight('<script>alert("x")</script> \x02harbour\x03 & co')
+    assert marked == (
+        "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; <mark>harbour</mark> &amp; co"
+    )
