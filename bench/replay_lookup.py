@@ -146,6 +146,9 @@ def over_http(root: Path, records: int, repeat: int) -> list[str]:
             report("HTTP: article page /capture/...", timed(article, repeat)),
             report("HTTP: raw replay /web/... (rewritten)", timed(raw_page, repeat)),
             report("HTTP: full-text search, 50 hits", timed(search, max(repeat // 10, 5))),
+            report("HTTP: search by URL substring", timed(
+                lambda: fetch(f"{app}/?url=story-{random.randrange(records)}"), repeat)),
+            report("HTTP: home page (runs)", timed(lambda: fetch(f"{app}/"), repeat)),
         ]
     finally:
         server.terminate()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 MARK_START, MARK_END = "\x02", "\x03"
 _REFRESH_INTERVAL = 1.0
@@ -30,13 +30,16 @@ CREATE TABLE IF NOT EXISTS captures (
     id INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL, line_no INTEGER NOT NULL, file TEXT NOT NULL,
     url TEXT, final_url TEXT, status INTEGER, fetched_at TEXT,
-    title TEXT, text TEXT, line TEXT NOT NULL,
+    title TEXT, text TEXT, has_text INTEGER NOT NULL DEFAULT 0, line TEXT NOT NULL,
     UNIQUE (run_id, line_no)
 );
 CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
 CREATE INDEX IF NOT EXISTS captures_final_url ON captures (final_url);
 CREATE VIRTUAL TABLE IF NOT EXISTS text_index USING fts5(
     title, text, content='captures', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS url_index USING fts5(
+    url, final_url, content='captures', content_rowid='id', tokenize='trigram'
 );
 """
 
@@ -85,6 +88,7 @@ class Catalogue:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._checked = 0.0
+        self._run_counts: dict[str, dict[str, int]] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -106,14 +110,16 @@ class Catalogue:
             for name in gone:
                 self._forget(name)
             if gone:
-                self._db.execute("INSERT INTO text_index(text_index) VALUES('rebuild')")
+                self._rebuild_fts()
+            if added or gone:
+                self._run_counts = None
             return added
 
     def _ingest(self, path: Path, consumed: int) -> int:
         size = path.stat().st_size
         if size < consumed:  # rewritten (it should not be): read it again
             self._forget(path.name)
-            self._db.execute("INSERT INTO text_index(text_index) VALUES('rebuild')")
+            self._rebuild_fts()
             consumed = 0
         if size == consumed:
             return 0
@@ -151,11 +157,11 @@ class Catalogue:
         line.pop("html", None)
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO captures (run_id, line_no, file, url, final_url, status,"
-            " fetched_at, title, text, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " fetched_at, title, text, has_text, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 path.stem, line_no, path.name, line.get("url"), line.get("final_url"),
                 line.get("status"), line.get("fetched_at"), line.get("title"), text,
-                json.dumps(line, ensure_ascii=False),
+                int(bool(text)), json.dumps(line, ensure_ascii=False),
             ),
         )
         if not cursor.rowcount:
@@ -164,7 +170,15 @@ class Catalogue:
             "INSERT INTO text_index (rowid, title, text) VALUES (?, ?, ?)",
             (cursor.lastrowid, line.get("title") or "", text),
         )
+        self._db.execute(
+            "INSERT INTO url_index (rowid, url, final_url) VALUES (?, ?, ?)",
+            (cursor.lastrowid, line.get("url") or "", line.get("final_url") or ""),
+        )
         return 1
+
+    def _rebuild_fts(self) -> None:
+        self._db.execute("INSERT INTO text_index(text_index) VALUES('rebuild')")
+        self._db.execute("INSERT INTO url_index(url_index) VALUES('rebuild')")
 
     def _forget(self, name: str) -> None:
         self._db.execute("DELETE FROM captures WHERE file = ?", (name,))
@@ -190,13 +204,23 @@ class Catalogue:
         fragment = fragment.strip()
         if not fragment:
             return []
-        pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        sql = (
-            f"SELECT {self._COLUMNS} FROM captures WHERE url LIKE ? ESCAPE '\\'"
-            " OR final_url LIKE ? ESCAPE '\\' ORDER BY url, fetched_at DESC LIMIT ?"
-        )
+        if len(fragment) >= 3:  # trigram index: any substring of the URL, case-insensitive
+            sql = (
+                f"SELECT {_prefixed(self._COLUMNS)} FROM url_index"
+                " JOIN captures c ON c.id = url_index.rowid WHERE url_index MATCH ?"
+                " ORDER BY c.url, c.fetched_at DESC LIMIT ?"
+            )
+            args: tuple = ('"' + fragment.replace('"', '""') + '"', limit)
+        else:
+            pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            sql = (
+                f"SELECT {self._COLUMNS} FROM captures WHERE url LIKE ? ESCAPE '\\'"
+                " OR final_url LIKE ? ESCAPE '\\' ORDER BY url, fetched_at DESC LIMIT ?"
+            )
+            args = (pattern, pattern, limit)
         with self._lock:
-            rows = self._db.execute(sql, (pattern, pattern, limit)).fetchall()
+            rows = self._db.execute(sql, args).fetchall()
         return [_row(row) for row in rows]
 
     def capture(self, run_id: str, line_no: int) -> tuple[CaptureRow, str] | None:
@@ -221,13 +245,21 @@ class Catalogue:
         return [_row(row) for row in rows]
 
     def run_counts(self) -> dict[str, dict[str, int]]:
+        """Pages per run (all, OK, failed, with text); recomputed only after new lines."""
         sql = (
             "SELECT run_id, COUNT(*), SUM(status >= 200 AND status < 400),"
-            " SUM(status IS NULL OR status >= 400), SUM(length(text) > 0)"
+            " SUM(status IS NULL OR status >= 400), SUM(has_text)"
             " FROM captures GROUP BY run_id"
         )
         with self._lock:
+            if self._run_counts is not None:
+                return self._run_counts
             rows = self._db.execute(sql).fetchall()
+            self._run_counts = self._counts(rows)
+            return self._run_counts
+
+    @staticmethod
+    def _counts(rows: list[tuple]) -> dict[str, dict[str, int]]:
         return {
             run: {"pages": pages, "ok": ok or 0, "failed": failed or 0, "with_text": texts or 0}
             for run, pages, ok, failed, texts in rows
