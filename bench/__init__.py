@@ -1,0 +1,1 @@
+"""Benchmark suite: `python -m bench` (make bench). See docs/benchmarks.md."""

@@ -1,0 +1,144 @@
+"""``python -m bench``: the benchmark suite behind ``make bench`` (see docs/benchmarks.md).
+
+    python -m bench [--sizes 1000,5000,20000] [--repeat 3] [--quick] [--only a,b,c,d,e1,e]
+                    [--naive] [--no-write] [--json FILE] [--cache DIR] [--work DIR]
+
+For each size N: generate (or reuse from the cache) a site of N articles, serve it, run every
+measured command on it (the smallest size ``--repeat`` times, medians reported; larger sizes
+once), then print the table and the ratios and write them to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import runs
+from bench.measure import Measurement
+from bench.report import Row, environment, generated_section, ratios_table, results_table, write_doc
+from bench.serve import SiteServer
+from bench.site import cached_site, write_feeds
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "benchmarks.md"
+DEFAULT_SIZES = (1000, 5000, 20000)
+QUICK_SIZE = 200
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", help="comma-separated site sizes (default 1000,5000,20000)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions at the smallest size")
+    parser.add_argument("--quick", action="store_true", help=f"one run at N={QUICK_SIZE}")
+    parser.add_argument("--only", help="comma-separated run keys (a,b,c,d,e1,e; a0 = naive)")
+    parser.add_argument("--naive", action="store_true", help="also the naive CrawlSpider (a0)")
+    parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "newsarchive-bench",
+        help="where generated sites are kept between runs",
+    )
+    parser.add_argument("--work", type=Path, help="scratch directory (default: a fresh temp dir)")
+    parser.add_argument("--python-server", action="store_true", help="do not use nginx")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    return parser.parse_args(argv)
+
+
+def plan_of(args: argparse.Namespace) -> tuple[list[int], int, list[runs.Runner]]:
+    if args.quick:
+        sizes, repeat = [QUICK_SIZE], 1
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(DEFAULT_SIZES)
+        repeat = max(1, args.repeat)
+    chosen = list(runs.RUNNERS) + (list(runs.OPTIONAL_RUNNERS) if args.naive else [])
+    if args.only:
+        keys = args.only.split(",")
+        everything = runs.RUNNERS + runs.OPTIONAL_RUNNERS
+        chosen = [r for r in everything if r.key in keys]
+    return sorted(sizes), repeat, chosen
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def bench_size(
+    args: argparse.Namespace, size: int, reps: int, chosen: list[runs.Runner], work: Path
+) -> tuple[list[Row], str, str]:
+    started = time.monotonic()
+    root, generated = cached_site(args.cache, size)
+    if generated:
+        log(f"N={size}: generated the site in {time.monotonic() - started:.0f}s under {root}")
+    with SiteServer(root, prefer_nginx=not args.python_server) as server:
+        write_feeds(root, size, server.base_url)
+        ctx = runs.Context(root, server.base_url, work, args.timeout, os.cpu_count() or 1)
+        measured: dict[str, list[Measurement]] = {r.key: [] for r in chosen}
+        for rep in range(reps):
+            for runner in chosen:
+                result = runner.go(ctx)
+                measured[runner.key].append(result)
+                log(f"N={size} #{rep + 1} {runner.key}: {result.pages} pages in "
+                    f"{result.wall:.1f}s = {result.pages_per_s:.0f}/s, CPU {result.cpu:.1f}s, "
+                    f"RSS {result.peak_rss / 2**20:.0f} MB {result.note}")
+        rows = [Row(size, r.key, r.label, measured[r.key]) for r in chosen]
+        return rows, server.kind, server.base_url
+
+
+def commands(chosen: list[runs.Runner]) -> list[str]:
+    ctx = runs.Context(Path("SITE"), "http://127.0.0.1:PORT", Path("WORK"), 0, os.cpu_count() or 1)
+    python = ".venv/bin/python"
+    lines = {
+        "a": f"{python} -m bench.bare_spider http://127.0.0.1:PORT/ --concurrency "
+             f"{runs.CONCURRENCY} --stats FILE",
+        "a0": f"{python} -m bench.bare_spider http://127.0.0.1:PORT/ --naive --stats FILE",
+        "b": " ".join(runs.crawl_command(ctx, Path("OUT"), extract=False)),
+        "c": " ".join(runs.crawl_command(ctx, Path("OUT"), extract=True)),
+        "d": " ".join(runs.wget_command(ctx, Path("WORK"))),
+        "e1": f"{python} -m bench.extract_alone SITE --workers 1 --stats FILE",
+        "e": f"{python} -m bench.extract_alone SITE --workers {ctx.cores} --stats FILE",
+    }
+    return [f"{r.key}: " + lines[r.key].replace(str(runs.VENV_BIN), ".venv/bin") for r in chosen]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes, repeat, chosen = plan_of(args)
+    work = args.work or Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    rows: list[Row] = []
+    server_kind = ""
+    try:
+        for size in sizes:
+            reps = repeat if size == sizes[0] else 1
+            size_rows, server_kind, _ = bench_size(args, size, reps, chosen, work)
+            rows.extend(size_rows)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    plan = (
+        f"N = {', '.join(f'{s:,}' for s in sizes)} articles; medians of {repeat} runs at "
+        f"N = {sizes[0]:,}, single runs above; {time.monotonic() - started:.0f} s in all"
+    )
+    print(results_table(rows))
+    print()
+    print(ratios_table(rows))
+    log(plan)
+    if args.json:
+        data = [{"size": r.size, "key": r.key, "reps": [m.as_dict() for m in r.reps]} for r in rows]
+        args.json.write_text(json.dumps(data, indent=1))
+    if not args.no_write and not args.quick:
+        section = generated_section(rows, environment(REPO, server_kind), commands(chosen), plan)
+        write_doc(DOC, section)
+        log(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
