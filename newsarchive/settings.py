@@ -57,6 +57,7 @@ REDIRECT_MAX_TIMES = 10
 RETRY_TIMES = 2
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False  # no listening socket unless asked
+REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19 would serve code execution on a local port
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
@@ -77,6 +78,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retries 429/503 at once; this one waits for Retry-After (newsarchive/retry.py).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "newsarchive.retry.RetryAfterMiddleware": 550,
+    # Scrapy's gives requests waiting together for robots.txt no parser (they are let through)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "newsarchive.downloadermiddlewares.RobotsTxtMiddleware": 100,
 }
 SPIDER_MIDDLEWARES = {
     # after the callbacks: asks for the requisites of archived HTML pages (and their CSS)

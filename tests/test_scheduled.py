@@ -414,6 +414,7 @@ def test_resume_does_not_refetch_what_was_archived(killed_and_resumed):
     assert killed_and_resumed["archived_before"]
     assert not again
     assert killed_and_resumed["requests_after"]  # it did fetch what the killed run had not
+    assert not any(p.startswith("/private/") for p in killed_and_resumed["requests_after"])
 
 
 def test_resumed_archive_verifies(killed_and_resumed):
@@ -518,3 +519,52 @@ def test_feed_and_sitemap_files_as_seeds(site, tmp_path):
     assert latest["stats"]["seeds_archived"] == latest["stats"]["seeds_total"]
     again = [x for x in second.jsonl_lines() if x["run_id"] == latest["run_id"]]
     assert [urlsplit(x["url"]).path for x in again] == ["/sitemap.xml"]
+
+
+def test_revisits_replay_as_their_original_pages(changing):
+    """The replay app resolves each indexed revisit to the response holding its payload, and a
+    page last answered with 304 still replays (the earlier response, never an empty 304)."""
+    lookup = pytest.importorskip("newsarchive.replay.lookup")
+    archive = lookup.Archive(changing["output"])
+    site = changing["site"]
+    resolved_revisits = 0
+    for path in (STATIC, EDITED, ETAGGED, ROTATING):
+        url = next(
+            x["url"] for x in run_lines(changing["output"])[0] if x["url"].endswith(path)
+        )
+        for capture in archive.captures(url):
+            resolved = archive.resolve(capture)
+            try:
+                assert resolved.body.rec_type == "response"
+                assert resolved.body.status == 200
+                if capture.is_revisit:
+                    resolved_revisits += 1
+                    assert resolved.body.header("WARC-Payload-Digest") == capture.digest
+                if path == STATIC:
+                    assert resolved.body.payload() == site.path(STATIC).read_bytes().replace(
+                        b"{base}", url.split("/2024/")[0].encode()
+                    )
+            finally:
+                resolved.close()
+    assert resolved_revisits >= 2
+    etag_captures = archive.captures(
+        next(x["url"] for x in run_lines(changing["output"])[0] if x["url"].endswith(ETAGGED))
+    )
+    assert [c.is_revisit for c in etag_captures] == [False]  # 304s are not replay captures
+
+
+def test_robots_obeyed_by_seeds_waiting_for_it_together(site, tmp_path):
+    """Several seeds on one host wait for its robots.txt at once: each must obey it."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(
+        f"{site.base_url}/2024/05/01/harbour-expansion-approved-a10001.html\n"
+        f"{site.base_url}/2024/04/28/port-authority-budget-a10005.html\n"
+        f"{site.base_url}/private/2024/05/01/internal-briefing-a10010.html\n"
+        f"{site.base_url}/2024/05/02/dredging-contract-awarded-a10002.html\n"
+    )
+    site.clear()
+    run = run_newsarchive("crawl", str(seeds), "-o", str(tmp_path / "out"), "--depth", "0")
+    assert run.returncode == 3, run.stderr  # the disallowed seed could not be archived
+    assert not any(path.startswith("/private/") for path in site.paths)
+    line = next(x for x in run.jsonl_lines() if "/private/" in x["url"])
+    assert line["error"] == "forbidden by robots.txt"
