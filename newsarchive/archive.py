@@ -152,8 +152,15 @@ class Archive:
     def _recover_killed_runs(self) -> None:
         """Close what killed runs left (``.open`` WARCs, torn JSONL lines, pending index
         files); safe because this process holds the output's run lock."""
-        from newsarchive.repair import repair
+        from newsarchive.repair import PENDING_PREFIX, repair
 
+        # A killed run always leaves its pending index file (and usually an .open WARC); without
+        # either there is nothing to recover, and the index need not be read at every start.
+        killed = any(self.layout.warc.glob("*.open")) or any(
+            self.layout.index.glob(f"{PENDING_PREFIX}*")
+        )
+        if not killed:
+            return
         report = repair(self.layout)
         self.stats.recovered.extend(report.lines())
 
