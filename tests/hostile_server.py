@@ -52,6 +52,7 @@ class HostileServer:
         self.host = host
         self.requests: list[tuple[str, float]] = []
         self.hits: Counter[str] = Counter()
+        self.routes: dict[str, Send] = dict(ROUTES)  # a test may add its own
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = _Server((host, 0), _Handler)
@@ -95,7 +96,7 @@ class HostileServer:
             path = "/ok"
         if path.startswith("/retry-date") and hit > 1:
             path = "/ok"
-        send = ROUTES.get(path.split("?")[0], _not_found)
+        send = self.routes.get(path.split("?")[0], _not_found)
         send(self, connection)
 
     # -- slow cases need the stop flag -----------------------------------------------------------
@@ -110,7 +111,7 @@ class HostileServer:
             pass
 
 
-def _fixed(status: str, body: bytes, *headers: str) -> Send:
+def fixed(status: str, body: bytes, *headers: str) -> Send:
     def send(server: HostileServer, connection: socket.socket) -> None:
         connection.sendall(head(status, *headers, f"Content-Length: {len(body)}") + body)
 
@@ -124,8 +125,8 @@ def _raw(data: bytes) -> Send:
     return send
 
 
-def _redirect(location: str, status: str = "302 Found") -> Send:
-    return _fixed(status, b"", f"Location: {location}")
+def redirect(location: str, status: str = "302 Found") -> Send:
+    return fixed(status, b"", f"Location: {location}")
 
 
 def _bomb(members: int) -> Send:
@@ -145,7 +146,7 @@ def _retry(status: str, retry_after: Callable[[], str]) -> Send:
 
 
 def _not_found(server: HostileServer, connection: socket.socket) -> None:
-    _fixed("404 Not Found", b"not here", "Content-Type: text/plain")(server, connection)
+    fixed("404 Not Found", b"not here", "Content-Type: text/plain")(server, connection)
 
 
 _HTML = "Content-Type: text/html; charset=utf-8"
@@ -157,19 +158,19 @@ _HUGE_LINE = (  # 10 MB without a single newline
 )
 
 ROUTES: dict[str, Send] = {
-    "/ok": _fixed("200 OK", article("Back in service", "The page answered at last."), _HTML),
+    "/ok": fixed("200 OK", article("Back in service", "The page answered at last."), _HTML),
     "/bomb": _bomb(1024),  # ~1 MB on the wire, 1 GiB inflated
     "/bomb-cut": _bomb(16 * 1024),  # ~16 MB on the wire: over DOWNLOAD_MAXSIZE itself
     "/trickle": HostileServer.trickle,
     "/silent": HostileServer.silent,
-    "/loop/a": _redirect("/loop/b"),
-    "/loop/b": _redirect("/loop/a"),
-    "/rel/start": _redirect("../rel-target/page?x=1", "301 Moved Permanently"),
-    "/rel-target/page": _fixed("200 OK", article("Relative target"), _HTML),
-    "/location-malformed": _redirect("http://[::1"),
-    "/location-javascript": _redirect("javascript:alert(1)"),
-    "/location-file": _redirect("file:///etc/passwd"),
-    "/location-empty": _fixed("302 Found", b"", "Location: "),
+    "/loop/a": redirect("/loop/b"),
+    "/loop/b": redirect("/loop/a"),
+    "/rel/start": redirect("../rel-target/page?x=1", "301 Moved Permanently"),
+    "/rel-target/page": fixed("200 OK", article("Relative target"), _HTML),
+    "/location-malformed": redirect("http://[::1"),
+    "/location-javascript": redirect("javascript:alert(1)"),
+    "/location-file": redirect("file:///etc/passwd"),
+    "/location-empty": fixed("302 Found", b"", "Location: "),
     "/cl-short": _raw(head("200 OK", _HTML, "Content-Length: 20") + _BODY_100),
     "/cl-long": _raw(head("200 OK", _HTML, "Content-Length: 5000") + _BODY_100),
     "/bad-headers": _raw(
@@ -181,16 +182,16 @@ ROUTES: dict[str, Send] = {
         b"HTTP/1.1 200\r\nContent-Type: text/html\r\nContent-Length: "
         + str(len(article("No reason"))).encode() + b"\r\n\r\n" + article("No reason")
     ),
-    "/binary-html": _fixed("200 OK", random.Random(7).randbytes(50_000), "Content-Type: text/html"),
-    "/huge-line": _fixed("200 OK", _HUGE_LINE, _HTML),
-    "/random": _fixed(  # 8 MB that gzip cannot shrink: a record that takes a while to write
+    "/binary-html": fixed("200 OK", random.Random(7).randbytes(50_000), "Content-Type: text/html"),
+    "/huge-line": fixed("200 OK", _HUGE_LINE, _HTML),
+    "/random": fixed(  # 8 MB that gzip cannot shrink: a record that takes a while to write
         "200 OK", random.Random(8).randbytes(8 << 20), "Content-Type: application/octet-stream"
     ),
-    "/bad-charset": _fixed(
+    "/bad-charset": fixed(
         "200 OK", article("Unknown charset", "Smörgåsbord café déjà vu.").replace(b"\n", b""),
         "Content-Type: text/html; charset=x-no-such-charset",
     ),
-    "/lying-charset": _fixed(
+    "/lying-charset": fixed(
         "200 OK", ARTICLE.format(title="Бюджет", sentence=CP1251_SENTENCE).encode("cp1251"),
         "Content-Type: text/html; charset=utf-8",
     ),
