@@ -28,6 +28,7 @@ import os
 import re
 import signal
 import threading
+import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -57,6 +58,7 @@ _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<
 
 HARD_GRACE = 5.0  # seconds past the soft limit before a stuck worker ends itself
 PARENT_MARGIN = 10.0  # seconds past the hard limit before the parent gives up on a worker
+MAX_RESTARTS = 3  # pools replaced in a row without a page finishing before giving up
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
@@ -247,24 +249,29 @@ def _document_fields(
     doc: Document, url: str, canonical: str | None, language: str | None
 ) -> dict[str, Any]:
     return {
-        "title": doc.title or None,
-        "author": doc.author or None,
+        "title": _clean(doc.title) or None,
+        "author": _clean(doc.author) or None,
         "published": doc.date or None,
         "language": doc.language or language,
-        "sitename": doc.sitename or None,
-        "description": doc.description or None,
+        "sitename": _clean(doc.sitename) or None,
+        "description": _clean(doc.description) or None,
         "categories": _as_list(doc.categories),
         "tags": _as_list(doc.tags),
         # rel=canonical first; else trafilatura's og:url / JSON-LD url when it names another URL
         "canonical_url": canonical or (doc.url if doc.url and doc.url != url else None),
-        "text": doc.text or "",
+        "text": _clean(doc.text),
     }
+
+
+def _clean(value: str | None) -> str:
+    """NFC and trimmed, as trafilatura.extract() returns its text."""
+    return unicodedata.normalize("NFC", value).strip() if value else ""
 
 
 def _as_list(value: str | list[str] | None) -> list[str]:
     """trafilatura gives categories/tags as lists or comma-separated strings: make a list."""
     values = [value] if isinstance(value, str) else value or []
-    items = (part.strip() for item in values if isinstance(item, str) for part in item.split(","))
+    items = (_clean(part) for item in values if isinstance(item, str) for part in item.split(","))
     return list(dict.fromkeys(item for item in items if item))
 
 
@@ -323,9 +330,27 @@ _WARMUP_PAGE = (
 def _init_worker() -> None:
     """Worker initializer: quiet per-page library logging, leave Ctrl-C to the parent, warm up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     extract_page(_WARMUP_PAGE, "https://example.com/warm-up", "text/html")
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the crawl process dies, however it dies (SIGKILL, OOM).
+
+    Idle workers otherwise wait forever: they hold both ends of their own task queue's pipe,
+    so they never see EOF, and the forkserver lives as long as they do.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # waits on the parent's sentinel
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _extract_in_worker(
@@ -361,6 +386,11 @@ class ExtractionPool:
 
     At most `workers` pages are in a worker at a time; further calls wait their turn, and
     `pending` counts both, so a caller can hold back new work while it is high.
+
+    Workers start with "forkserver" (or "spawn"), which re-imports the main module: a script
+    that creates a pool needs the usual ``if __name__ == "__main__":`` guard. If workers die
+    `MAX_RESTARTS` times in a row without finishing a page (they cannot start at all), the pool
+    stops replacing them and every page gets an extraction_error saying so.
     """
 
     def __init__(self, workers: int = 0, timeout: float = 30.0) -> None:
@@ -370,6 +400,7 @@ class ExtractionPool:
         self._executor = self._new_executor()
         self._slots = asyncio.Semaphore(self.workers)
         self._pending = 0
+        self._restarts = 0  # pools replaced since a page last finished
         self._closed = False
 
     @property
@@ -408,10 +439,13 @@ class ExtractionPool:
     async def _run(
         self, body: bytes, url: str, content_type: str | None, include_html: bool
     ) -> dict[str, Any]:
-        executor, future = self._submit(body, url, content_type, include_html)
+        if self._restarts > MAX_RESTARTS:
+            return failed_result("extraction workers keep dying; extraction stopped", include_html)
         limit = self.timeout + HARD_GRACE + PARENT_MARGIN
+        executor = self._executor
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), limit)
+            executor, future = self._submit(body, url, content_type, include_html)
+            result = await asyncio.wait_for(asyncio.wrap_future(future), limit)
         except BrokenProcessPool as exc:
             self._replace(executor)
             return failed_result(f"extraction worker died ({type(exc).__name__})", include_html)
@@ -419,6 +453,8 @@ class ExtractionPool:
             self._replace(executor, kill=True)
             reason = f"timed out after {self.timeout:g}s (worker unresponsive)"
             return failed_result(reason, include_html)
+        self._restarts = 0
+        return result
 
     def _submit(
         self, body: bytes, url: str, content_type: str | None, include_html: bool
@@ -439,9 +475,13 @@ class ExtractionPool:
 
     def _replace(self, broken: ProcessPoolExecutor, kill: bool = False) -> None:
         """Swap in a fresh executor for `broken` (once, however many pages report it)."""
-        if self._executor is broken and not self._closed:
-            logger.warning("extraction worker pool broken; starting a new one")
-            self._executor = self._new_executor()
+        if self._executor is broken and not self._closed and self._restarts <= MAX_RESTARTS:
+            self._restarts += 1
+            if self._restarts > MAX_RESTARTS:
+                logger.error("extraction workers died %d times in a row; giving up", MAX_RESTARTS)
+            else:
+                logger.warning("extraction worker died; starting a new worker pool")
+                self._executor = self._new_executor()
         if kill:
             _kill_workers(broken)
         broken.shutdown(wait=False, cancel_futures=True)

@@ -6,7 +6,11 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -321,3 +325,64 @@ def test_pool_survives_killed_worker() -> None:
     assert "worker died" in killed["extraction_error"]
     assert PARAGRAPHS[0] in after["text"] and after["extraction_error"] is None
     assert pid not in pids
+
+
+class _DoomedPool(ExtractionPool):
+    """A pool whose workers exit as soon as they start."""
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=sys.exit)
+
+
+def test_pool_gives_up_when_workers_cannot_start() -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        with _DoomedPool(workers=1) as pool:
+            return [await pool.extract(ARTICLE.encode(), URL, "text/html") for _ in range(8)]
+
+    results = run(scenario())
+    assert all(result["text"] == "" for result in results)
+    assert "worker died" in results[0]["extraction_error"]
+    assert results[-1]["extraction_error"] == "extraction workers keep dying; extraction stopped"
+
+
+ORPHAN_SCRIPT = """
+import asyncio, sys, time
+from newsarchive.extract import ExtractionPool
+
+async def main():
+    pool = ExtractionPool(workers=2)
+    page = b"<html><body><p>hello there</p></body></html>"
+    await asyncio.gather(*(pool.extract(page, "https://e.com/", "text/html") for _ in range(4)))
+    print(*pool.worker_pids, flush=True)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_workers_exit_when_the_crawl_process_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "crawl.py"
+    script.write_text(ORPHAN_SCRIPT)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env) as crawl:
+        assert crawl.stdout is not None
+        pids = [int(pid) for pid in crawl.stdout.readline().split()]
+        assert len(pids) == 2
+        crawl.kill()
+    deadline = time.monotonic() + 15
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftovers = [pid for pid in pids if _alive(pid)]
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+    assert not leftovers, "extraction workers outlived the killed crawl process"
