@@ -46,8 +46,7 @@ class WarcCaptureMiddleware:
         return cls(Archive.of(crawler))
 
     def process_request(self, request: Request) -> Response | None:
-        state = self.archive.state
-        known = state.get_fetch(request.url) if state is not None else None
+        known = self._known(request.url)
         if known is None:
             return None
         if self.archive.config.resume and known.run_id == self.archive.run_id:
@@ -63,7 +62,7 @@ class WarcCaptureMiddleware:
         if exchange is None or self.archive.warc is None:
             return response  # not fetched by the raw-capture handler, or replayed
         state = self.archive.state
-        known = state.get_fetch(exchange.url) if state is not None else None
+        known = self._known(exchange.url)
         profile = _revisit_profile(exchange, known)
         if profile and known is not None:
             written, written_request = self.archive.warc.write_revisit(
@@ -88,6 +87,19 @@ class WarcCaptureMiddleware:
         if profile == SERVER_NOT_MODIFIED:
             return self._archived_response(request, full_capture) or response
         return response
+
+    def _known(self, url: str) -> FetchState | None:
+        """The URL's last fetch, if the capture revisits would refer to is still archived
+        (a WARC file removed by a retention policy is not referred to again)."""
+        state = self.archive.state
+        known = state.get_fetch(url) if state is not None else None
+        if known is None:
+            return None
+        name = known.full_capture.pointer.file
+        warc = self.archive.layout.warc
+        if not (warc / name).exists() and not (warc / f"{name}.open").exists():
+            return None
+        return known
 
     def _replay(self, request: Request, known: FetchState) -> Response | None:
         response = self._archived_response(request, known.full_capture)

@@ -102,10 +102,12 @@ class ArchivePipeline:
             item.extraction.get("text_digest"),
             response.payload_digest if response else None,
         )
+        # a 5xx, or a 304 whose archived page could not be read, says nothing about the text
         fetched = response is not None and (item.status or 0) < 500
+        fetched = fetched and not (item.status == 304 and not item.body)
         change = judged.change if fetched or previous is None else UNCHANGED
         text_pointer = None
-        if change == UNCHANGED and previous is not None and fetched:
+        if change == UNCHANGED and previous is not None and fetched and self._archived(previous):
             text_pointer = previous.text.as_dict() if previous.text else None
         elif response is not None and text:
             text_pointer = self._write_cleaned_copy(item, response)
@@ -120,6 +122,14 @@ class ArchivePipeline:
         if fetched and state is not None:
             state.put_article(_article_state(line, previous))
         return item
+
+    def _archived(self, previous: ArticleState) -> bool:
+        """Whether the previous text is still there to point at (not removed by retention)."""
+        if previous.text is None:
+            return True
+        warc = self.archive.layout.warc
+        name = previous.text.file
+        return (warc / name).exists() or (warc / f"{name}.open").exists()
 
     def _write_cleaned_copy(self, item: PageItem, response: WrittenRecord) -> dict[str, Any]:
         warc = self.archive.warc

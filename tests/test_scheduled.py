@@ -568,3 +568,20 @@ def test_robots_obeyed_by_seeds_waiting_for_it_together(site, tmp_path):
     assert not any(path.startswith("/private/") for path in site.paths)
     line = next(x for x in run.jsonl_lines() if "/private/" in x["url"])
     assert line["error"] == "forbidden by robots.txt"
+
+
+def test_no_revisit_refers_to_a_removed_warc_file(site, tmp_path):
+    """Old WARC files removed (a retention policy): the next capture is stored in full."""
+    url = f"{site.base_url}{STATIC}"
+    output = tmp_path / "out"
+    first = run_newsarchive("crawl", url, "-o", str(output), "--depth", "0")
+    assert first.returncode == 0, first.stderr
+    for path in first.warc_files():
+        path.unlink()
+    second = run_newsarchive("crawl", url, "-o", str(output), "--depth", "0")
+    assert second.returncode == 0, second.stderr
+    types = [r.rec_type for _, r, _ in warc_records(output)]
+    assert "revisit" not in types and types.count("response") >= 2  # robots.txt and the page
+    line = second.jsonl_lines()[-1]
+    assert line["change"] == "unchanged"  # the text is still known from the state
+    assert line["warc"]["text"]["file"] in {p.name for p in second.warc_files()}
