@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from newsarchive.cdxj import cdxj_line, merge_into_index
-from newsarchive.replay.lookup import Archive
+from newsarchive.replay.lookup import ArchiveReader
 from newsarchive.warc_writer import WarcFileWriter, warc_date
 
 RUN_ID = "20240101T000000Z-beef"
@@ -96,7 +96,7 @@ def report(name: str, samples: list[float]) -> str:
 
 
 def in_process(root: Path, records: int, repeat: int) -> list[str]:
-    archive = Archive(root)
+    archive = ArchiveReader(root)
     urls = [page_url(random.randrange(records)) for _ in range(repeat)]
     archive.captures(urls[0])  # maps the index
     pending = iter(urls)

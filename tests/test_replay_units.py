@@ -12,7 +12,7 @@ import pytest
 from newsarchive.cdxj import index_warc, merge_into_index
 from newsarchive.replay.app import highlight
 from newsarchive.replay.diff import diff_texts
-from newsarchive.replay.lookup import Archive, Capture, NotArchived, nearest, parse_timestamp
+from newsarchive.replay.lookup import ArchiveReader, Capture, NotArchived, nearest, parse_timestamp
 from newsarchive.replay.rewrite import (
     UrlRewriter,
     parse_replay_path,
@@ -103,7 +103,7 @@ def small_archive(tmp_path_factory) -> Path:
 
 
 def test_binary_search_finds_exactly_the_url(small_archive: Path):
-    archive = Archive(small_archive)
+    archive = ArchiveReader(small_archive)
     captures = archive.captures(PAGE)
     assert [c.timestamp for c in captures] == ["20240501080000", "20240503080000", "20240505080000"]
     assert archive.captures("https://NEWS.test/2024/05/01/story.html") == captures  # SURT key
@@ -114,7 +114,7 @@ def test_binary_search_finds_exactly_the_url(small_archive: Path):
 
 
 def test_record_read_by_offset(small_archive: Path):
-    archive = Archive(small_archive)
+    archive = ArchiveReader(small_archive)
     capture = archive.nearest(PAGE, "20240503")
     resolved = archive.resolve(capture)
     try:
@@ -125,7 +125,7 @@ def test_record_read_by_offset(small_archive: Path):
 
 
 def test_revisit_resolves_to_original_payload(small_archive: Path):
-    archive = Archive(small_archive)
+    archive = ArchiveReader(small_archive)
     revisit = archive.nearest(PAGE, "20240506")
     assert revisit.is_revisit
     resolved = archive.resolve(revisit)
@@ -138,7 +138,7 @@ def test_revisit_resolves_to_original_payload(small_archive: Path):
 
 
 def test_no_path_tricks_through_record_pointers(small_archive: Path):
-    store = Archive(small_archive).warcs
+    store = ArchiveReader(small_archive).warcs
     for name in ("../index/index.cdxj", "..", "/etc/passwd", "a/../../b.warc.gz", "x.txt"):
         with pytest.raises(NotArchived):
             store.open_record(name, 0, 10)

@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from newsarchive.replay.diff import diff_texts
-from newsarchive.replay.lookup import TIMESTAMP_DIGITS, Archive, NotArchived
+from newsarchive.replay.lookup import TIMESTAMP_DIGITS, ArchiveReader, NotArchived
 from newsarchive.replay.replayer import Replayer
 from newsarchive.replay.rewrite import FRAME_MODE, parse_replay_path
 from newsarchive.replay.search import MARK_END, MARK_START, RUN_ID, CaptureRow, Catalogue
@@ -52,7 +52,7 @@ class Site:
     """Everything the app pages read: the archive, its catalogue, the run manifests."""
 
     root: Path
-    archive: Archive
+    archive: ArchiveReader
     catalogue: Catalogue
 
     def manifests(self) -> list[dict[str, Any]]:

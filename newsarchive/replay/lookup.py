@@ -101,8 +101,12 @@ class CdxjIndex:
     def captures(self, url: str) -> list[Capture]:
         """Every replayable capture of ``url`` (responses and revisits), oldest first."""
         prefix = (url_key(url) + " ").encode("utf-8")
-        lines = self._lines_with_prefix(prefix)
-        found = [Capture.parse(line) for line in lines]
+        found = []
+        for line in self._lines_with_prefix(prefix):
+            try:
+                found.append(Capture.parse(line))
+            except (ValueError, KeyError):  # a line of another tool's making: not replayable
+                continue
         return [c for c in found if c.status is not None or c.is_revisit]
 
     def count(self) -> int:
@@ -269,7 +273,7 @@ class Resolved:
             self.body.close()
 
 
-class Archive:
+class ArchiveReader:
     """The read-only view of an output directory that replay needs."""
 
     def __init__(self, root: Path):

@@ -15,7 +15,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from starlette.responses import Response, StreamingResponse
 
-from newsarchive.replay.lookup import Archive, Capture, NotArchived, Resolved, parse_timestamp
+from newsarchive.replay.lookup import ArchiveReader, Capture, NotArchived, Resolved, parse_timestamp
 from newsarchive.replay.rewrite import (
     FRAME_MODE,
     PAGE_MODE,
@@ -35,7 +35,7 @@ MAX_REWRITE_BYTES = 32 * 1024 * 1024
 class Replayer:
     """Answers replay-origin requests; ``app_origin`` and ``replay_origin`` are set once bound."""
 
-    def __init__(self, archive: Archive, app_origin: str = "", replay_origin: str = ""):
+    def __init__(self, archive: ArchiveReader, app_origin: str = "", replay_origin: str = ""):
         self.archive = archive
         self.app_origin = app_origin
         self.replay_origin = replay_origin

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from newsarchive.replay.app import ORIGINS_SCOPE_KEY, Origins, Site, archive_app, replay_app
-from newsarchive.replay.lookup import Archive
+from newsarchive.replay.lookup import ArchiveReader
 from newsarchive.replay.search import Catalogue, default_cache_path
 
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
@@ -87,7 +87,7 @@ def is_loopback(host: str) -> bool:
 def open_site(root: Path, cache: Path | None = None) -> Site:
     catalogue = Catalogue(root / "articles", cache or default_cache_path(root))
     catalogue.refresh(force=True)
-    return Site(root=root, archive=Archive(root), catalogue=catalogue)
+    return Site(root=root, archive=ArchiveReader(root), catalogue=catalogue)
 
 
 def run(args: argparse.Namespace) -> int:
