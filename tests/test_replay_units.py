@@ -186,6 +186,15 @@ def test_base_href_and_frame_mode():
     assert 'href="/web/20240501080000if_/http://other.test/dir/x.html"' in out
 
 
+def test_svg_references_rewritten():
+    rewriter = UrlRewriter(PAGE, "20240501080000")
+    out = rewrite_html(
+        b'<svg><image xlink:href="/a.svg"/><use href="sprite.svg#i"/></svg>', rewriter
+    ).decode()
+    assert 'xlink:href="/web/20240501080000if_/http://news.test/a.svg"' in out
+    assert 'href="/web/20240501080000if_/http://news.test/2024/05/01/sprite.svg#i"' in out
+
+
 def test_css_urls_and_imports():
     rewriter = UrlRewriter("http://news.test/static/site.css", "20240501080000")
     css = b"@import 'print.css'; .a{background:url(img/a.png)} .b{src:url(data:font/woff2;x)}"
