@@ -415,6 +415,7 @@ def test_policies_and_read_only(archive: Replay):
     assert "set-cookie" not in {name.lower() for name in replay_headers}
     assert _get(archive.replay + "/web/2/http://x.test/", method="POST")[0] == 405
     assert _get(archive.app + "/", headers={"Host": "evil.example:80"})[0] == 421
+    assert _get(archive.replay + "/", headers={"Host": "127.0.0.1; script-src *"})[0] == 421
 
 
 def test_no_traversal_through_names_ids_or_urls(archive: Replay):

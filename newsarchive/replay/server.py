@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
 import socket
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from newsarchive.replay.lookup import ArchiveReader
 from newsarchive.replay.search import Catalogue, default_cache_path
 
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")  # goes into CSP and links
 
 
 class PortDispatcher:
@@ -37,7 +39,9 @@ class PortDispatcher:
         if scope["type"] != "http":
             return
         hostname = _hostname(dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1"))
-        if self.loopback_only and hostname not in LOCAL_NAMES:
+        if not HOSTNAME.fullmatch(hostname) or (
+            self.loopback_only and hostname not in LOCAL_NAMES
+        ):
             await _refuse(send)
             return
         scope[ORIGINS_SCOPE_KEY] = Origins(
@@ -56,7 +60,7 @@ def _hostname(host_header: str) -> str:
 
 
 async def _refuse(send: Any) -> None:
-    body = b"This archive answers only to 127.0.0.1 and localhost.\n"
+    body = b"This archive answers to 127.0.0.1 and localhost only (see --host).\n"
     await send({
         "type": "http.response.start",
         "status": 421,
