@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench eval clean
+.PHONY: install demo test lint bench bench-replay eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay_lookup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
