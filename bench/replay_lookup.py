@@ -124,6 +124,8 @@ def over_http(root: Path, records: int, repeat: int) -> list[str]:
     try:
         assert server.stderr is not None
         banner = server.stderr.readline()
+        while banner and "Archive at" not in banner:  # "building the search catalogue" first
+            banner = server.stderr.readline()
         ports = re.findall(r"http://127\.0\.0\.1:(\d+)/", banner)
         if len(ports) < 2:
             raise RuntimeError(f"replay did not start: {banner}")

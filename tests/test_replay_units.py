@@ -261,3 +261,10 @@ def test_search_snippets_are_escaped_before_marking():
     assert marked == (
         "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; <mark>harbour</mark> &amp; co"
     )
+
+
+def test_replay_needs_an_archive(tmp_path: Path):
+    from tests.conftest import run_newsarchive
+
+    run = run_newsarchive("replay", "-o", str(tmp_path / "nothing"), "--port", "0")
+    assert run.returncode == 1 and "holds no archive" in run.stderr

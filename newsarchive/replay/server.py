@@ -89,7 +89,11 @@ def is_loopback(host: str) -> bool:
 
 
 def open_site(root: Path, cache: Path | None = None) -> Site:
-    catalogue = Catalogue(root / "articles", cache or default_cache_path(root))
+    path = cache or default_cache_path(root)
+    if not path.exists():
+        print(f"newsarchive replay: building the search catalogue in {path} ...",
+              file=sys.stderr, flush=True)
+    catalogue = Catalogue(root / "articles", path)
     catalogue.refresh(force=True)
     return Site(root=root, archive=ArchiveReader(root), catalogue=catalogue)
 
