@@ -7,11 +7,13 @@ opened when the spider opens and closed when it closes, by ``extensions.RunLifec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from newsarchive import __version__
 from newsarchive.cdxj import cdxj_line, merge_into_index
 from newsarchive.config import Config
+from newsarchive.failures import ArchiveWriteError, describe_os_error
 from newsarchive.runlock import RunLock
 from newsarchive.state import StateStore, open_state_store
 from newsarchive.warc_writer import WarcFileWriter, WrittenRecord
@@ -114,6 +117,8 @@ class Archive:
         self._files_seen: set[str] = set()
         self._jsonl = None
         self._pending_index = None  # unsorted index lines of this run, merged at close
+        self.fatal: str | None = None  # why the archive could not be written (run stopped)
+        self.on_fatal: Callable[[], None] | None = None  # stops the crawl (RunLifecycle)
 
     @classmethod
     def of(cls, crawler: Crawler) -> Archive:
@@ -145,6 +150,7 @@ class Archive:
         self.warc = WarcFileWriter(
             self.layout.warc, self.warcinfo(), max_size=self.config.warc_max_size
         )
+        self.warc.on_failure = self.fail
         self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")  # noqa: SIM115
         self._pending_index = open(self.pending_index_path, "a", encoding="utf-8")  # noqa: SIM115
         self.write_manifest(None)
@@ -183,7 +189,17 @@ class Archive:
             self.lock.release()
             self.lock = None
 
+    def fail(self, message: str) -> None:
+        """Writing failed: stop the run; what is written stays whole (see failures.py)."""
+        if self.fatal is None:
+            self.fatal = message
+            if self.on_fatal is not None:
+                self.on_fatal()
+
     def close(self) -> None:
+        if self.fatal is not None:
+            self._close_after_failure()
+            return
         if self.warc is not None:
             self.warc.close()
         if self._jsonl is not None:
@@ -198,6 +214,19 @@ class Archive:
         if self.state is not None:
             self.state.close()
             self.state = None
+
+    def _close_after_failure(self) -> None:
+        """Close without writing more: the pending index stays for `newsarchive repair`."""
+        for close in (
+            self.warc.close if self.warc is not None else None,
+            self._jsonl.close if self._jsonl is not None else None,
+            self._pending_index.close if self._pending_index is not None else None,
+            self.state.close if self.state is not None else None,
+        ):
+            if close is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    close()
+        self._jsonl = self._pending_index = self.state = None
 
     @property
     def jsonl_path(self) -> Path:
@@ -216,18 +245,44 @@ class Archive:
         self.stats.records[written.rec_type] += 1
         if profile:
             self.stats.revisits[profile.rsplit("/", 1)[-1]] += 1
+        if self.fatal is not None:
+            return
         line = cdxj_line(written, profile)
-        if line and self._pending_index is not None:
-            self._pending_index.write(line + "\n")
-            self._pending_index.flush()  # a killed run's index lines survive for recovery
-        if written.pointer.file not in self._files_seen:
-            self._files_seen.add(written.pointer.file)
-            self.write_manifest(None)  # the run's file list stays current if it is killed
+        try:
+            if line and self._pending_index is not None:
+                self._pending_index.write(line + "\n")
+                self._pending_index.flush()  # a killed run's index lines survive for recovery
+            if written.pointer.file not in self._files_seen:
+                self._files_seen.add(written.pointer.file)
+                self.write_manifest(None)  # the run's file list stays current if it is killed
+        except OSError as exc:
+            self.fail(describe_os_error(exc))
+            raise ArchiveWriteError(self.fatal or "") from exc
 
     def write_jsonl(self, line: dict[str, Any]) -> None:
-        assert self._jsonl is not None, "archive not open"
-        self._jsonl.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self._jsonl.flush()
+        assert self._jsonl is not None or self.fatal, "archive not open"
+        if self.fatal is not None or self._jsonl is None:
+            return
+        size = os.fstat(self._jsonl.fileno()).st_size  # every earlier line is flushed
+        try:
+            self._jsonl.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self._jsonl.flush()
+        except OSError as exc:
+            self._abandon_jsonl(size)
+            self.fail(describe_os_error(exc, self.jsonl_path))
+            raise ArchiveWriteError(self.fatal or "") from exc
+
+    def _abandon_jsonl(self, size: int) -> None:
+        """Cut a half-written line off and drop the rest of the buffer: whole lines only."""
+        stream = self._jsonl
+        assert stream is not None
+        self._jsonl = None
+        try:
+            os.ftruncate(stream.fileno(), size)
+        finally:
+            stream.buffer.raw.close()
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
 
     def warcinfo(self) -> dict[str, str]:
         return {

@@ -242,6 +242,11 @@ def _run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
     process.start()
     archive = Archive.of(crawler)
     stats = archive.stats
+    if archive.fatal is not None:
+        print(f"newsarchive crawl: {archive.fatal}; stopped. What was written is whole: "
+              f"free space or fix permissions, then `newsarchive repair -o {archive.layout.root}`",
+              file=sys.stderr)
+        return EXIT_FATAL, archive.finish_reason
     if stats.seeds_total == 0:
         return EXIT_FATAL, archive.finish_reason
     return (EXIT_PARTIAL if stats.seeds_failed else EXIT_OK), archive.finish_reason

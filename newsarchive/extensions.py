@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from scrapy import signals
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from newsarchive.archive import Archive
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
+ARCHIVE_WRITE_FAILED = "archive_write_failed"  # Scrapy close reason
 
 
 class RunLifecycle:
@@ -40,13 +42,24 @@ class RunLifecycle:
         return extension
 
     def spider_opened(self) -> None:
+        self.archive.on_fatal = self._stop
         self.archive.open()
         archive = self.archive
         logger.info("newsarchive run %s writing to %s", archive.run_id, archive.layout.root)
 
+    def _stop(self) -> None:
+        """The archive cannot be written: stop at once (the CLI prints why, exits 1)."""
+        logger.info("newsarchive: %s; stopping the crawl", self.archive.fatal)
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_WRITE_FAILED))
+
     def spider_closed(self, reason: str) -> None:
         self.archive.finish_reason = reason
         self.archive.close()
+        if self.archive.fatal is not None:
+            self.archive.release()
+            return  # writing anything more (a manifest, a summary's claims) is pointless
         path = self.archive.write_manifest(datetime.now(UTC))
         self.archive.release()
         print(summary_text(self.archive, reason, path), file=sys.stderr)

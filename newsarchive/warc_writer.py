@@ -7,10 +7,11 @@ a killed process leaves only whole records plus at most one torn tail (see ``rep
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from newsarchive.exchange import Exchange
+from newsarchive.failures import ArchiveWriteError, describe_os_error
 
 OPEN_SUFFIX = ".open"
 WARC_VERSION = "WARC/1.1"
@@ -94,6 +96,8 @@ class WarcFileWriter:
         self.prefix = prefix
         self.host = socket.gethostname().split(".")[0] or "localhost"
         self.files_written: list[str] = []
+        self.failed: str | None = None  # why writing failed; nothing more is written then
+        self.on_failure: Callable[[str], None] | None = None
         self._serial = 0
         self._stream: BinaryIO | None = None
         self._writer: WARCWriter | None = None
@@ -177,12 +181,21 @@ class WarcFileWriter:
     def close(self) -> None:
         if self._stream is None:
             return
-        self._stream.close()
+        if self.failed is None:
+            self._stream.close()
         final = self.directory / self._name
-        os.replace(self.directory / (self._name + OPEN_SUFFIX), final)
+        if self.failed is not None and self._open_path.stat().st_size == 0:
+            self._open_path.unlink()  # its warcinfo never made it: nothing to keep
+            self._stream = None
+            return
+        os.replace(self._open_path, final)
         self.files_written.append(self._name)
         self._stream = None
         self._writer = None
+
+    @property
+    def _open_path(self) -> Path:
+        return self.directory / (self._name + OPEN_SUFFIX)
 
     @property
     def current_file(self) -> str | None:
@@ -205,19 +218,47 @@ class WarcFileWriter:
         self._append(info)
 
     def _write(self, record) -> WrittenRecord:
-        if self._stream is not None and self._stream.tell() >= self.max_size:
-            self.close()
-        self._writer_or_open()
+        if self.failed is not None:
+            raise ArchiveWriteError(self.failed)
+        try:
+            if self._stream is not None and self._stream.tell() >= self.max_size:
+                self.close()
+            self._writer_or_open()
+        except ArchiveWriteError:
+            raise
+        except OSError as exc:
+            raise self._failure(describe_os_error(exc)) from exc
         pointer = self._append(record)
         return _describe(record, pointer)
 
     def _append(self, record) -> RecordPointer:
         assert self._stream is not None and self._writer is not None
         offset = self._stream.tell()
-        self._writer.write_record(record)
-        self._stream.flush()
+        try:
+            self._writer.write_record(record)
+            self._stream.flush()
+        except OSError as exc:
+            self._abandon(offset)
+            raise self._failure(describe_os_error(exc, self._open_path)) from exc
         record_id = record.rec_headers.get_header("WARC-Record-ID")
         return RecordPointer(self._name, offset, self._stream.tell() - offset, record_id)
+
+    def _failure(self, message: str) -> ArchiveWriteError:
+        self.failed = message
+        if self.on_failure is not None:
+            self.on_failure(message)
+        return ArchiveWriteError(message)
+
+    def _abandon(self, offset: int) -> None:
+        """After a failed write: cut the file back to its last whole record, drop the rest."""
+        stream = self._stream
+        assert stream is not None
+        try:
+            os.ftruncate(stream.fileno(), offset)
+        finally:
+            stream.raw.close()  # what the buffer still holds must never reach the file
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
 
     def _response_record(self, exchange: Exchange, date: str):
         headers: list[tuple[str, str]] = []

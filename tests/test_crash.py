@@ -7,13 +7,16 @@ be there, the complete JSONL lines unchanged, closed WARC files untouched, and `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import os
 import signal
 import subprocess
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.runlock import RunLock
+from newsarchive.warcscan import scan_warc
 from tests.conftest import NEWSARCHIVE, ROOT, run_newsarchive, write_seed_document
 from tests.hostile_server import HostileServer
 
@@ -143,3 +147,87 @@ def test_repair_refuses_while_a_crawl_holds_the_lock(tmp_path):
     finally:
         lock.release()
     assert run.returncode == 1 and "another newsarchive run" in run.stderr
+
+
+# -- full disk and read-only output -------------------------------------------------------------
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A small tmpfs of our own at ``path`` (needs root, as in CI); skips where not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True, text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def remount(path: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(path)], check=True)
+
+
+def file_digests(output: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(output)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for sub in ("warc", "articles", "index")
+        for p in (output / sub).glob("*")
+        if p.is_file()
+    }
+
+
+def test_full_disk_stops_cleanly_and_damages_nothing(site, hostile, tmp_path):
+    with tmpfs(tmp_path / "disk", "3m") as disk:
+        output = disk / "out"
+        seed_doc = str(write_seed_document(site, tmp_path))
+        first = run_newsarchive("crawl", seed_doc, "-o", str(output))
+        assert first.returncode == 0, first.stderr
+        earlier = file_digests(output)
+
+        full = run_newsarchive("crawl", seed_doc, hostile.url("/random"), "-o", str(output),
+                               "-s", "AUTOTHROTTLE_ENABLED=False")
+        assert full.returncode == 1, full.stderr[-3000:]
+        message = full.stderr.strip().splitlines()[-1]
+        assert message.startswith("newsarchive crawl: cannot write the archive: No space left")
+        assert "Traceback" not in full.stderr
+        after = file_digests(output)
+        assert {name: after.get(name) for name in earlier} == earlier  # the first run untouched
+        for path in (output / "warc").glob("*.warc.gz*"):
+            assert whole_records(path), path  # no torn record, no .open left behind
+            assert not path.name.endswith(".open")
+            with open(path, "rb") as stream:
+                list(scan_warc(stream))  # raises on anything but whole records
+        for path in (output / "articles").glob("*.jsonl"):
+            data = path.read_bytes()
+            assert data.endswith(b"\n")
+            for line in data.splitlines():
+                json.loads(line)
+
+        remount(disk, "size=64m")  # space freed: repair finishes what the run could not
+        assert run_newsarchive("repair", "-o", str(output)).returncode == 0
+        checked = run_newsarchive("verify", "-o", str(output))
+        assert checked.returncode == 0, checked.stdout[-3000:]
+
+
+def test_read_only_output_is_refused_in_one_line(site, tmp_path):
+    with tmpfs(tmp_path / "ro", "2m") as disk:
+        output = disk / "out"
+        seed_doc = str(write_seed_document(site, tmp_path))
+        assert run_newsarchive("crawl", seed_doc, "-o", str(output)).returncode == 0
+        earlier = file_digests(output)
+        remount(disk, "ro")
+        try:
+            for target in (output, disk / "new"):
+                run = run_newsarchive("crawl", seed_doc, "-o", str(target))
+                assert run.returncode == 1
+                assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+                assert "not writable" in run.stderr or "Read-only file system" in run.stderr
+            repaired = run_newsarchive("repair", "-o", str(output))
+            assert repaired.returncode == 1 and "Read-only file system" in repaired.stderr
+            assert run_newsarchive("verify", "-o", str(output)).returncode == 0
+            assert file_digests(output) == earlier
+        finally:
+            remount(disk, "rw")

@@ -1,0 +1,28 @@
+"""The one error a crawl stops for: the archive cannot be written (full disk, read-only...).
+
+Whatever was written before stays whole: the WARC writer cuts a half-written record back off,
+the JSONL loses no complete line, and the crawl stops at once with a one-line message and exit 1.
+"""
+
+from __future__ import annotations
+
+from scrapy.exceptions import DropItem, IgnoreRequest
+
+
+class ArchiveWriteError(IgnoreRequest, DropItem):
+    """Writing the archive failed; the archive is stopping.
+
+    Raised from the download side it is an IgnoreRequest and from the item pipelines a DropItem,
+    so Scrapy winds the request or item down quietly (no traceback per page) while the crawl is
+    being stopped; the message is printed once, at the end of the run.
+    """
+
+    def __init__(self, message: str):
+        IgnoreRequest.__init__(self, message)
+        self.log_level = "DEBUG"
+
+
+def describe_os_error(exc: OSError, path: object | None = None) -> str:
+    where = path or exc.filename
+    reason = exc.strerror or str(exc)
+    return f"cannot write the archive: {reason}" + (f" ({where})" if where else "")
