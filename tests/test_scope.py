@@ -12,9 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newsarchive.addresses import AddressPolicy, is_private_host, is_public_address
 from newsarchive.cli import build_parser
+from newsarchive.seeds import load_seeds
+from newsarchive.urls import normalize_url
 from tests.conftest import NEWSARCHIVE, ROOT, CrawlRun, run_newsarchive
 from tests.hostile_server import HostileServer, article, fixed, redirect
 
@@ -307,3 +311,85 @@ def test_policy_decisions():
     assert forced.refusal(private, _request("related-link")) is not None
     off = AddressPolicy(_Crawler("www.example.com"), block_private=False)
     assert off.refusal(private, _request("related-link")) is None
+
+
+# -- bad input ------------------------------------------------------------------------------
+BAD_LINES = [
+    "file:///etc/passwd",
+    "javascript:alert(1)",
+    "data:text/html,<b>x</b>",
+    "http://user:secret@127.0.0.1/2024/05/01/a-a10001.html",
+    "http://exa mple.com/",
+    "http://xn--zz.com/",
+    "http://[::1/",
+    "ftp://example.org/file",
+    "http://127.0.0.1:99999/port-out-of-range",
+]
+
+
+def test_bad_seed_files_warn_with_file_and_line_never_a_traceback(server, tmp_path):
+    invalid = tmp_path / "invalid.txt"
+    invalid.write_text("\n".join([*BAD_LINES, server.url("/ok")]) + "\n")
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    huge = tmp_path / "huge.txt"
+    with open(huge, "w") as stream:  # ~12 MB of junk lines, then one good URL
+        for number in range(300_000):
+            stream.write(f"not a url {number} javascript:void(0) file:///x\n")
+        stream.write(server.url("/no-reason") + "\n")
+    started = time.monotonic()
+    run = run_newsarchive(
+        "crawl", str(invalid), str(binary), str(empty), str(huge), str(tmp_path / "missing.txt"),
+        "-o", str(tmp_path / "out"), "--depth", "0", "--ignore-robots",
+    )
+    assert time.monotonic() - started < 120
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    for number in range(1, len(BAD_LINES) + 1):
+        assert f"invalid.txt:{number}:" in run.stderr, number
+    for expected in ("unsupported scheme 'file'", "unsupported scheme 'javascript'",
+                     "unsupported scheme 'data'", "credentials"):
+        assert expected in run.stderr
+    assert "photo.txt: not a seed file (binary file)" in run.stderr
+    assert "empty.txt: empty file, no seeds" in run.stderr
+    assert "missing.txt: no such file" in run.stderr
+    assert "huge.txt:1:" in run.stderr and "more" in run.stderr  # warnings capped, not 300 000
+    assert {line["url"] for line in run.jsonl_lines()} == {
+        server.url("/ok"), server.url("/no-reason")
+    }
+
+
+def test_only_bad_seeds_is_a_clear_fatal_error(tmp_path):
+    invalid = tmp_path / "invalid.txt"
+    invalid.write_text("\n".join(BAD_LINES) + "\n")
+    run = run_newsarchive("crawl", str(invalid), "-o", str(tmp_path / "out"))
+    assert run.returncode == 1 and "no usable seed" in run.stderr
+    assert "Traceback" not in run.stderr and "invalid.txt:1:" in run.stderr
+
+
+_seed_lines = st.lists(
+    st.one_of(st.sampled_from([*BAD_LINES, "http://bücher.example/ä%7e?q=ü#x",
+                               "https://EXAMPLE.com:443/%7Efoo/../a%2fb", "Original url:",
+                               "Related article: x", "http://example.com/ok-12345"]),
+              st.text(max_size=40)),
+    max_size=30,
+)
+
+
+@given(_seed_lines, st.sampled_from(["\n", "\r\n"]))
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_seed_files_fuzzed_warn_by_line(tmp_path_factory, lines, newline):
+    path = tmp_path_factory.mktemp("seeds") / "fuzz.txt"
+    text = newline.join(lines)
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    seeds, warnings = load_seeds([str(path)])
+    for seed in seeds:
+        assert normalize_url(seed.url) == seed.url
+    for warning in warnings:
+        where = warning.where.removeprefix(str(path))
+        assert where == "" or where.startswith(":")
+        if where[1:].isdigit():
+            assert 1 <= int(where[1:]) <= len(text.splitlines()) + 1
