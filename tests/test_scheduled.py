@@ -525,7 +525,7 @@ def test_revisits_replay_as_their_original_pages(changing):
     """The replay app resolves each indexed revisit to the response holding its payload, and a
     page last answered with 304 still replays (the earlier response, never an empty 304)."""
     lookup = pytest.importorskip("newsarchive.replay.lookup")
-    archive = lookup.Archive(changing["output"])
+    archive = lookup.ArchiveReader(changing["output"])
     site = changing["site"]
     resolved_revisits = 0
     for path in (STATIC, EDITED, ETAGGED, ROTATING):
