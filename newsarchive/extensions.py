@@ -80,6 +80,10 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         f"  articles:   {archive.jsonl_path}",
         f"  manifest:   {manifest_path}",
     ]
+    for edit in stats.edited[:20]:
+        lines.append(f"  edited:     {edit['url']} (+{edit['added']} -{edit['removed']} lines)")
+    if len(stats.edited) > 20:
+        lines.append(f"  edited:     ... {len(stats.edited) - 20} more in the manifest")
     for recovered in stats.recovered:
         lines.append(f"  recovered:  {recovered}")
     for failed in stats.seeds_failed:

@@ -117,6 +117,7 @@ class ArchivePipeline:
         if change == CHANGED and judged.by_text and previous is not None:
             before = read_text(self.archive.layout.warc, previous.text)
             line["diff"] = line_diff(before, text)
+            self.archive.stats.edited.append({"url": item.url, **line["diff"]})
         self.archive.write_jsonl(line)
         self.archive.stats.changes[change] += 1
         if fetched and state is not None:

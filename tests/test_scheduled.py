@@ -214,6 +214,11 @@ def test_change_marks_over_three_runs(changing):
 def test_diff_counts_for_edited_article(changing):
     second = by_path(run_lines(changing["output"])[1])
     assert second[EDITED]["diff"] == {"added": 2, "removed": 1}
+    edited_url = second[EDITED]["url"]
+    assert f"edited:     {edited_url} (+2 -1 lines)" in changing["runs"][1].stderr
+    manifest = sorted(changing["runs"][1].manifests(), key=lambda m: m["started"])[1]
+    assert manifest["stats"]["edited"] == [{"url": edited_url, "added": 2, "removed": 1}]
+    assert manifest["stats"]["changes"]["changed"] >= 1
     for path, line in second.items():
         assert ("diff" in line) == (line["change"] == "changed" and bool(line["text"])), path
 
@@ -420,6 +425,14 @@ def test_resume_does_not_refetch_what_was_archived(killed_and_resumed):
 def test_resumed_archive_verifies(killed_and_resumed):
     verify = run_newsarchive("verify", "-o", str(killed_and_resumed["output"]))
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_bad_revisit_after_is_a_usage_error(tmp_path):
+    bad = run_newsarchive(
+        "crawl", "http://127.0.0.1:9/", "-o", str(tmp_path), "--revisit-after", "soon"
+    )
+    assert bad.returncode == 2
+    assert "--revisit-after" in bad.stderr
 
 
 def test_resume_without_interrupted_run_is_refused(tmp_path):
