@@ -82,6 +82,7 @@ class RunStats:
     changes: Counter = field(default_factory=Counter)  # JSONL "change" values
     revisits: Counter = field(default_factory=Counter)  # revisit records by profile
     not_due: int = 0  # known articles skipped by the revisit policy
+    edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
     recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
 
     def title_looked_up(self, title: str, seed: str, matched: bool) -> None:
@@ -322,6 +323,7 @@ class Archive:
                 "changes": dict(stats.changes),
                 "revisits_by_profile": dict(stats.revisits),
                 "not_due": stats.not_due,
+                "edited": stats.edited[:1000],
                 "recovered_at_start": stats.recovered,
                 "unmatched_related_titles": stats.unmatched_titles,
                 "errors": stats.errors[:1000],
