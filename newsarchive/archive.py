@@ -127,7 +127,7 @@ class Archive:
         if archive is None:
             config = Config.from_settings(crawler.settings)
             snapshot = {
-                key: _jsonable(value)
+                key: _jsonable(_redacted(key, value))
                 for key, value in crawler.settings.copy_to_dict().items()
                 if key.startswith("NEWSARCHIVE_") or key in _RECORDED_SCRAPY_SETTINGS
             }
@@ -139,13 +139,21 @@ class Archive:
     def acquire_lock(self) -> None:
         """Take the output's run lock (RunLocked if another process holds it)."""
         if self.lock is None:
-            self.lock = RunLock.acquire(self.layout.state, self.run_id, self.config.wait_lock)
+            self.lock = RunLock.acquire(
+                self.layout.state,
+                self.run_id,
+                self.config.wait_lock,
+                shared=bool(self.config.redis_url),  # distributed workers share the output
+            )
 
     def open(self) -> None:
         self.layout.create()
         self.acquire_lock()
-        self._recover_killed_runs()
-        self.state = open_state_store(self.config.state, self.layout.state)
+        if not self.config.redis_url:  # other workers' files may be live (docs/distributed.md)
+            self._recover_killed_runs()
+        self.state = open_state_store(
+            self.config.state, self.layout.state, self.config.redis_url, self.config.redis_prefix
+        )
         if self.config.resume:
             self._load_resumed_run()
         self.warc = WarcFileWriter(
@@ -385,6 +393,15 @@ def package_versions() -> dict[str, str]:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _redacted(key: str, value: Any) -> Any:
+    """A Redis URL's password stays out of manifests and warcinfo records."""
+    if key == "NEWSARCHIVE_REDIS_URL" and isinstance(value, str) and "@" in value:
+        from newsarchive.distributed import redact_url
+
+        return redact_url(value)
+    return value
 
 
 def _jsonable(value: Any) -> Any:

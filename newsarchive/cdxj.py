@@ -7,11 +7,13 @@ server-not-modified revisits: pywb would replay them as an empty 304 (see design
 
 from __future__ import annotations
 
+import fcntl
 import heapq
 import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import surt
@@ -22,6 +24,8 @@ from newsarchive.warc_writer import OPEN_SUFFIX, RecordPointer, WrittenRecord, _
 INDEXED_TYPES = ("response", "revisit", "resource", "conversion", "metadata")
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 INDEX_NAME = "index.cdxj"
+MERGE_LOCK_NAME = ".merge.lock"
+_merge_locks: dict[Path, int] = {}  # index dir -> depth, for this process's nested holders
 
 
 def url_key(url: str) -> str:
@@ -75,11 +79,41 @@ def index_warc(path: Path) -> Iterator[str]:
                 yield line
 
 
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive ``flock`` on ``index/.merge.lock`` around a read-merge-replace of the index:
+    distributed workers (docs/distributed.md) merge into one ``index.cdxj`` as they finish, and
+    two merges reading the same old index would each drop the other's lines. Reentrant."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    key = index_dir.resolve()
+    if key in _merge_locks:
+        _merge_locks[key] += 1
+        try:
+            yield
+        finally:
+            _merge_locks[key] -= 1
+        return
+    fd = os.open(key / MERGE_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _merge_locks[key] = 1
+        try:
+            yield
+        finally:
+            del _merge_locks[key]
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def merge_into_index(index_dir: Path, new_lines: Iterable[str]) -> Path:
     """Merge ``new_lines`` into the sorted index, replacing it atomically; returns its path."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    index_path = index_dir / INDEX_NAME
     fresh = sorted(set(new_lines))
+    with index_lock(index_dir):
+        return _merge(index_dir, fresh)
+
+
+def _merge(index_dir: Path, fresh: list[str]) -> Path:
+    index_path = index_dir / INDEX_NAME
     fd, tmp_name = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=index_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -101,11 +135,12 @@ def merge_into_index(index_dir: Path, new_lines: Iterable[str]) -> Path:
 def rebuild_index(warc_paths: Iterable[Path], index_dir: Path) -> Path:
     """A fresh index of the given WARC files, replacing the old one."""
     index_path = index_dir / INDEX_NAME
-    lines: list[str] = []
-    for path in warc_paths:
-        lines.extend(index_warc(path))
-    index_path.unlink(missing_ok=True)
-    return merge_into_index(index_dir, lines)
+    with index_lock(index_dir):
+        lines: list[str] = []
+        for path in warc_paths:
+            lines.extend(index_warc(path))
+        index_path.unlink(missing_ok=True)
+        return merge_into_index(index_dir, lines)
 
 
 def _read_lines(path: Path) -> Iterator[str]:

@@ -177,9 +177,10 @@ class UsageError(Exception):
 def run_crawl(args: argparse.Namespace) -> int:
     from newsarchive.seeds import load_seeds
 
-    if args.redis:
-        print("newsarchive: --redis is not available yet", file=sys.stderr)
-        return EXIT_USAGE
+    if args.redis:  # a worker of a distributed crawl (docs/distributed.md)
+        from newsarchive.distributed import run_worker
+
+        return run_worker(args)
     try:
         overrides = crawl_settings(args)
     except UsageError as exc:
@@ -256,11 +257,12 @@ def _run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
 @command("index")
 def run_index(args: argparse.Namespace) -> int:
     from newsarchive.archive import Layout
-    from newsarchive.cdxj import rebuild_index
+    from newsarchive.cdxj import index_lock, rebuild_index
 
     layout = Layout(args.output)
-    warcs = sorted(layout.warc.glob("*.warc.gz"))
-    path = rebuild_index(warcs, layout.index)
+    with index_lock(layout.index):  # a worker closing meanwhile merges after, not lost under
+        warcs = sorted(layout.warc.glob("*.warc.gz"))
+        path = rebuild_index(warcs, layout.index)
     with open(path, encoding="utf-8") as index:
         count = sum(1 for _ in index)
     print(f"indexed {len(warcs)} WARC file(s): {count} lines in {path}", file=sys.stderr)

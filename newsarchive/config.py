@@ -54,6 +54,11 @@ class Config:
     wait_lock: bool = False
     resume: bool = False
     retry_after_max: float = 120.0  # seconds; a longer Retry-After is not waited for
+    redis_url: str | None = None  # distributed mode (docs/distributed.md)
+    redis_prefix: str = "newsarchive"
+    redis_idle_close: float = 30.0  # seconds
+    redis_poll: float = 1.0
+    redis_fingerprint_ttl: float = 86400.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -85,6 +90,13 @@ class Config:
             wait_lock=settings.getbool("NEWSARCHIVE_WAIT_LOCK"),
             resume=settings.getbool("NEWSARCHIVE_RESUME"),
             retry_after_max=settings.getfloat("NEWSARCHIVE_RETRY_AFTER_MAX", 120.0),
+            redis_url=settings.get("NEWSARCHIVE_REDIS_URL") or None,
+            redis_prefix=settings.get("NEWSARCHIVE_REDIS_PREFIX") or "newsarchive",
+            redis_idle_close=parse_duration(settings.get("NEWSARCHIVE_REDIS_IDLE_CLOSE") or 30),
+            redis_poll=settings.getfloat("NEWSARCHIVE_REDIS_POLL", 1.0),
+            redis_fingerprint_ttl=parse_duration(
+                settings.get("NEWSARCHIVE_REDIS_FINGERPRINT_TTL") or "1d"
+            ),
         )
 
 

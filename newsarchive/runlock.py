@@ -5,6 +5,10 @@ leaves a stale lock behind. The lock file names the holder (pid, run id, start t
 refusal message can say who is writing. Within one process the lock is shared: the CLI takes
 it before starting Scrapy and the archive takes it again when the spider opens (``scrapy crawl``
 and scrapyd runs reach only the second).
+
+Distributed workers (``crawl --redis``, docs/distributed.md) share one output directory: they
+take the lock *shared* (``LOCK_SH``), so any number of them run side by side, while an embedded
+run or ``repair`` (exclusive) waits for, or refuses beside, every one of them, and the reverse.
 """
 
 from __future__ import annotations
@@ -28,16 +32,23 @@ class RunLocked(Exception):
 class RunLock:
     _held: ClassVar[dict[Path, RunLock]] = {}
 
-    def __init__(self, path: Path, fd: int):
+    def __init__(self, path: Path, fd: int, shared: bool = False):
         self.path = path
         self._fd = fd
         self._users = 1
+        self.shared = shared
 
     @classmethod
     def acquire(
-        cls, state_dir: Path, run_id: str, wait: bool = False, timeout: float | None = None
+        cls,
+        state_dir: Path,
+        run_id: str,
+        wait: bool = False,
+        timeout: float | None = None,
+        shared: bool = False,
     ) -> RunLock:
-        """Take the lock (or share the one this process holds); RunLocked if another has it."""
+        """Take the lock (or share the one this process holds); RunLocked if another has it.
+        ``shared``: a distributed worker's lock, compatible with other workers' only."""
         path = (state_dir / LOCK_NAME).resolve()
         held = cls._held.get(path)
         if held is not None:
@@ -48,7 +59,7 @@ class RunLock:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if not wait or (deadline is not None and time.monotonic() > deadline):
@@ -59,8 +70,9 @@ class RunLock:
                         "not starting. Use --wait-lock to wait for it to finish."
                     ) from None
                 time.sleep(WAIT_POLL)
-        _write_holder(fd, run_id)
-        lock = cls(path, fd)
+        if not shared:  # shared holders are many: the file names none of them
+            _write_holder(fd, run_id)
+        lock = cls(path, fd, shared)
         cls._held[path] = lock
         return lock
 
@@ -72,7 +84,8 @@ class RunLock:
         if self._users > 0 or self._fd < 0:
             return
         self._held.pop(self.path, None)
-        os.ftruncate(self._fd, 0)
+        if not self.shared:
+            os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = -1
@@ -94,5 +107,5 @@ def _describe_holder(path: Path) -> str:
     except (OSError, ValueError):
         holder = {}
     if not holder:
-        return "holder unknown"
+        return "distributed workers (crawl --redis) or holder unknown"
     return f"run {holder.get('run_id')}, pid {holder.get('pid')}, since {holder.get('started')}"

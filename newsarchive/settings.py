@@ -37,6 +37,12 @@ NEWSARCHIVE_REVISIT_MAX = "30d"  # cap of the back-off for articles that keep no
 NEWSARCHIVE_REVISIT_BACKOFF = 2.0  # interval factor per unchanged capture after the first
 NEWSARCHIVE_WAIT_LOCK = False  # wait for another run on the same output instead of exiting
 NEWSARCHIVE_RESUME = False  # continue the run named by NEWSARCHIVE_RUN_ID (crawl --resume)
+# distributed crawls (crawl --redis, docs/distributed.md); None = the embedded default
+NEWSARCHIVE_REDIS_URL = None  # redis://HOST:6379/0: shared frontier, fingerprints and state
+NEWSARCHIVE_REDIS_PREFIX = "newsarchive"  # Redis key prefix: one prefix per archive
+NEWSARCHIVE_REDIS_IDLE_CLOSE = "30s"  # a worker exits once the frontier stayed empty this long
+NEWSARCHIVE_REDIS_POLL = 1.0  # seconds between an idle worker's looks at the shared frontier
+NEWSARCHIVE_REDIS_FINGERPRINT_TTL = "1d"  # a round's fingerprints expire this long after use
 
 # --- Scrapy settings newsarchive relies on ---------------------------------------------------
 USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"

@@ -10,8 +10,8 @@ Two kinds of entries, both keyed by URL:
   revisit back-off; written by the archive pipeline with the JSONL line.
 
 :class:`StateStore` is the interface the crawl uses; :class:`SqliteStateStore` the embedded
-default (``output/state/state.sqlite``). A distributed crawl puts another implementation behind
-the same protocol.
+default (``output/state/state.sqlite``). A distributed crawl (``crawl --redis``) puts
+:class:`newsarchive.distributed.RedisStateStore` behind the same protocol.
 """
 
 from __future__ import annotations
@@ -151,12 +151,20 @@ class SqliteStateStore:
         )
 
 
-def open_state_store(kind: str, state_dir: Path) -> StateStore:
+def open_state_store(
+    kind: str, state_dir: Path, redis_url: str | None = None, redis_prefix: str = "newsarchive"
+) -> StateStore:
     if kind == "none":
         return NullStateStore()
     if kind == "sqlite":
         return SqliteStateStore(state_dir / STATE_FILE)
-    raise ValueError(f"unknown NEWSARCHIVE_STATE {kind!r} (sqlite or none)")
+    if kind == "redis":  # distributed workers share it (newsarchive.distributed)
+        from newsarchive.distributed import RedisStateStore
+
+        if not redis_url:
+            raise ValueError("NEWSARCHIVE_STATE redis needs NEWSARCHIVE_REDIS_URL")
+        return RedisStateStore.from_url(redis_url, redis_prefix)
+    raise ValueError(f"unknown NEWSARCHIVE_STATE {kind!r} (sqlite, redis or none)")
 
 
 def _pointer(data: dict[str, Any] | None) -> RecordPointer | None:
