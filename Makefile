@@ -25,6 +25,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+eval: $(STAMP)
+	$(BIN)/newsarchive eval $(EVAL_ARGS)
+
 bench-replay: $(STAMP)
 	$(BIN)/python -m bench.replay_lookup
 
