@@ -119,6 +119,7 @@ def verify(root: Path) -> Verification:
         live_runs = _check_unfinished(layout, result)
         _scan_warcs(layout, db, result)
         db.execute("CREATE INDEX records_id ON records(id)")
+        db.execute("CREATE INDEX records_concurrent ON records(concurrent_to)")
         _check_links(db, result)
         _check_jsonl(layout, db, result, live_runs)
         _check_index(layout, db, result)
@@ -250,47 +251,88 @@ def _check_links(db: sqlite3.Connection, result: Verification) -> None:
 
 
 # -- JSONL ---------------------------------------------------------------------------------------
+# label -> record types a JSONL pointer under that label may name
+POINTER_TYPES = {
+    "warc.response": ("response", "revisit"),
+    "warc.text": ("conversion",),
+    "previous": ("response", "revisit"),
+}
+_POINTER_KEYS = {"file", "offset", "length", "record_id"}
+
+
 def _check_jsonl(
     layout: Layout, db: sqlite3.Connection, result: Verification, live_runs: set[str]
 ) -> None:
     if not layout.articles.is_dir():
         return
+    db.execute("CREATE TABLE pointers (place TEXT, label TEXT, file TEXT, offset INTEGER, "
+               "length INTEGER, id TEXT, line_digest TEXT)")
+    rows: list[tuple] = []
     for path in sorted(layout.articles.glob("*.jsonl")):
         if path.stem in live_runs:
             continue
         with open(path, "rb") as stream:
-            number = 0
-            for number, raw in enumerate(stream, 1):  # noqa: B007
+            for number, raw in enumerate(stream, 1):
                 result.jsonl_lines += 1
                 where = f"articles/{path.name}:{number}"
                 if not raw.endswith(b"\n"):
                     result.problem(where, "torn last line (run `newsarchive repair`)")
                     break
-                _check_line(where, raw, db, result)
+                rows.extend(_line_pointers(where, raw, result))
+                if len(rows) >= BATCH:
+                    db.executemany("INSERT INTO pointers VALUES (?,?,?,?,?,?,?)", rows)
+                    rows.clear()
+    db.executemany("INSERT INTO pointers VALUES (?,?,?,?,?,?,?)", rows)
+    _resolve_pointers(db, result)
 
 
-def _check_line(where: str, raw: bytes, db: sqlite3.Connection, result: Verification) -> None:
+def _line_pointers(where: str, raw: bytes, result: Verification) -> list[tuple]:
+    """Check one line's JSON and schema; return its record pointers for resolving in bulk."""
     try:
         line = json.loads(raw)
     except ValueError as exc:
         result.problem(where, f"not valid JSON: {exc}")
-        return
+        return []
     if not isinstance(line, dict):
         result.problem(where, "not a JSON object")
-        return
+        return []
     for problem in schema_problems(line):
         result.problem(where, problem)
     warc = line.get("warc") if isinstance(line.get("warc"), dict) else {}
-    response = warc.get("response")
-    if response is not None:
-        digest = _check_pointer(where, "warc.response", response, ("response", "revisit"), db,
-                                result)
-        if digest is not None and line.get("payload_digest") not in (None, digest):
+    found = []
+    for label, pointer in (
+        ("warc.response", warc.get("response")),
+        ("warc.text", warc.get("text")),
+        ("previous", line.get("previous")),
+    ):
+        if pointer is None:
+            continue
+        if not isinstance(pointer, dict) or not _POINTER_KEYS <= pointer.keys():
+            result.problem(where, f"{label} is not a pointer {{file, offset, length, record_id}}")
+            continue
+        digest = line.get("payload_digest") if label == "warc.response" else None
+        found.append((where, label, str(pointer["file"]), pointer["offset"], pointer["length"],
+                      pointer["record_id"], digest))
+    return found
+
+
+def _resolve_pointers(db: sqlite3.Connection, result: Verification) -> None:
+    query = (
+        "SELECT p.place, p.label, p.file, p.offset, p.length, p.id, p.line_digest, "
+        "r.length, r.id, r.type, r.payload_digest FROM pointers p "
+        "LEFT JOIN records r ON r.file = p.file AND r.offset = p.offset ORDER BY p.rowid"
+    )
+    for where, label, name, offset, length, pid, digest, *record in db.execute(query):
+        rlength, rid, rtype, rdigest = record
+        if rid is None:
+            result.problem(where, f"{label} points at no record ({name}@{offset})")
+            continue
+        if rlength != length or rid != pid:
+            result.problem(where, f"{label} length or record id does not match the record there")
+        if rtype not in POINTER_TYPES[label]:
+            result.problem(where, f"{label} points at a {rtype} record")
+        if digest is not None and rdigest is not None and digest != rdigest:
             result.problem(where, "payload_digest differs from the response record's")
-    if warc.get("text") is not None:
-        _check_pointer(where, "warc.text", warc["text"], ("conversion",), db, result)
-    if isinstance(line.get("previous"), dict):
-        _check_pointer(where, "previous", line["previous"], ("response", "revisit"), db, result)
 
 
 def schema_problems(line: dict[str, Any]) -> list[str]:
@@ -313,53 +355,29 @@ def schema_problems(line: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _check_pointer(
-    where: str,
-    label: str,
-    pointer: Any,
-    types: tuple[str, ...],
-    db: sqlite3.Connection,
-    result: Verification,
-) -> str | None:
-    """Check a JSONL record pointer; return the record's payload digest when it resolves."""
-    if not isinstance(pointer, dict) or not {"file", "offset", "length", "record_id"} <= set(
-        pointer
-    ):
-        result.problem(where, f"{label} is not a pointer {{file, offset, length, record_id}}")
-        return None
-    row = db.execute(
-        "SELECT length, id, type, payload_digest FROM records WHERE file=? AND offset=?",
-        (str(pointer["file"]), pointer["offset"]),
-    ).fetchone()
-    if row is None:
-        place = f"{pointer['file']}@{pointer['offset']}"
-        result.problem(where, f"{label} points at no record ({place})")
-        return None
-    length, record_id, rec_type, digest = row
-    if length != pointer["length"] or record_id != pointer["record_id"]:
-        result.problem(where, f"{label} length or record id does not match the record there")
-    if rec_type not in types:
-        result.problem(where, f"{label} points at a {rec_type} record")
-    return digest
-
-
 # -- CDXJ ----------------------------------------------------------------------------------------
 def _check_index(layout: Layout, db: sqlite3.Connection, result: Verification) -> None:
     index_path = layout.index / INDEX_NAME
+    db.execute("CREATE TABLE idx (number INTEGER, file TEXT, offset INTEGER, length INTEGER, "
+               "url TEXT)")
     if index_path.exists():
-        with open(index_path, encoding="utf-8", errors="replace") as index:
-            previous = ""
-            for number, raw in enumerate(index, 1):
-                line = raw.rstrip("\n")
-                if not line or line.startswith("!"):
-                    continue
-                result.index_lines += 1
-                where = f"index/{INDEX_NAME}:{number}"
-                if line < previous:
-                    result.problem(where, "index is not sorted")
-                previous = line
-                _check_index_line(where, line, db, result)
-        db.commit()
+        _load_index(index_path, db, result)
+    db.execute("CREATE INDEX idx_place ON idx(file, offset)")
+    query = (
+        "SELECT i.number, i.file, i.offset, i.length, i.url, r.length, r.uri FROM idx i "
+        "LEFT JOIN records r ON r.file = i.file AND r.offset = i.offset ORDER BY i.number"
+    )
+    for number, name, offset, length, url, rlength, ruri in db.execute(query):
+        where = f"index/{INDEX_NAME}:{number}"
+        if rlength is None:
+            result.problem(where, f"points at no record ({name}@{offset})")
+            continue
+        if rlength != length:
+            result.problem(where, f"length {length} differs from the record's {rlength}")
+        if ruri != url:
+            result.problem(where, f"url {url} differs from the record's {ruri}")
+    db.execute("UPDATE records SET indexed=1 WHERE EXISTS "
+               "(SELECT 1 FROM idx i WHERE i.file = records.file AND i.offset = records.offset)")
     placeholders = ",".join("?" * len(INDEXED_TYPES))
     for name, offset, uri in db.execute(
         f"SELECT file, offset, uri FROM records WHERE indexed=0 AND type IN ({placeholders}) "
@@ -370,23 +388,35 @@ def _check_index(layout: Layout, db: sqlite3.Connection, result: Verification) -
                        "(run `newsarchive index` or `newsarchive repair`)")
 
 
-def _check_index_line(where: str, line: str, db: sqlite3.Connection, result: Verification) -> None:
+def _load_index(index_path: Path, db: sqlite3.Connection, result: Verification) -> None:
+    rows: list[tuple] = []
+    with open(index_path, encoding="utf-8", errors="replace") as index:
+        previous = ""
+        for number, raw in enumerate(index, 1):
+            line = raw.rstrip("\n")
+            if not line or line.startswith("!"):
+                continue
+            result.index_lines += 1
+            where = f"index/{INDEX_NAME}:{number}"
+            if line < previous:
+                result.problem(where, "index is not sorted")
+            previous = line
+            row = _index_row(number, line)
+            if row is None:
+                result.problem(where, "not a CDXJ line with filename, offset, length and url")
+                continue
+            rows.append(row)
+            if len(rows) >= BATCH:
+                db.executemany("INSERT INTO idx VALUES (?,?,?,?,?)", rows)
+                rows.clear()
+    db.executemany("INSERT INTO idx VALUES (?,?,?,?,?)", rows)
+
+
+def _index_row(number: int, line: str) -> tuple | None:
     parts = line.split(" ", 2)
     try:
         fields = json.loads(parts[2]) if len(parts) == 3 else None
-        key = (str(fields["filename"]), int(fields["offset"]), int(fields["length"]))
-        url = fields["url"]
+        return (number, str(fields["filename"]), int(fields["offset"]), int(fields["length"]),
+                fields["url"])
     except (ValueError, KeyError, TypeError):
-        result.problem(where, "not a CDXJ line with filename, offset, length and url")
-        return
-    row = db.execute(
-        "SELECT length, uri FROM records WHERE file=? AND offset=?", key[:2]
-    ).fetchone()
-    if row is None:
-        result.problem(where, f"points at no record ({key[0]}@{key[1]})")
-        return
-    if row[0] != key[2]:
-        result.problem(where, f"length {key[2]} differs from the record's {row[0]}")
-    if row[1] != url:
-        result.problem(where, f"url {url} differs from the record's {row[1]}")
-    db.execute("UPDATE records SET indexed=1 WHERE file=? AND offset=?", key[:2])
+        return None

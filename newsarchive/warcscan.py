@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 64 * 1024  # small: each member end copies what is left of the chunk
 OUTPUT_CHUNK = 1024 * 1024
 MAX_WARC_HEAD = 256 * 1024
 MAX_HTTP_HEAD = 1024 * 1024
