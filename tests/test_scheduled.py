@@ -362,17 +362,20 @@ def jsonl_count(output: Path) -> int:
     ) if (output / "articles").is_dir() else 0
 
 
-@pytest.fixture(scope="module")
-def killed_and_resumed(site, tmp_path_factory):
+@pytest.fixture(scope="module", params=[signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
+def killed_and_resumed(request, site, tmp_path_factory):
+    """A run killed outright (SIGKILL) or stopped gracefully (SIGTERM, as systemd stops a
+    unit) mid-crawl, then continued with crawl --resume."""
     work = tmp_path_factory.mktemp("killed")
     seed = write_seed_document(site, work)
     reference = run_newsarchive("crawl", str(seed), "-o", str(work / "reference"))
     output = work / "out"
     victim = start_crawl(seed, output)
     wait_for(lambda: jsonl_count(output) >= 4)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
+    victim.send_signal(request.param)
+    victim.wait(timeout=60)
     open_files = sorted(p.name for p in (output / "warc").glob("*.open"))
+    saved_queues = list((output / "state" / "jobs").glob("*/requests.queue/active.json"))
     archived_before = {
         urlsplit(json.loads(line)["url"]).path
         for path in (output / "articles").glob("*.jsonl")
@@ -389,12 +392,20 @@ def killed_and_resumed(site, tmp_path_factory):
         "resumed": resumed,
         "requests_after": list(site.paths),
         "victim_rc": victim.returncode,
+        "signal": request.param,
+        "saved_queues": saved_queues,
     }
 
 
-def test_killed_run_left_open_file(killed_and_resumed):
-    assert killed_and_resumed["victim_rc"] == -signal.SIGKILL
-    assert killed_and_resumed["open_files"]
+def test_interrupted_run_left_what_its_signal_allows(killed_and_resumed):
+    if killed_and_resumed["signal"] == signal.SIGKILL:
+        assert killed_and_resumed["victim_rc"] == -signal.SIGKILL
+        assert killed_and_resumed["open_files"]  # recovered by the resumed run
+        assert not killed_and_resumed["saved_queues"]  # Scrapy never closed its queue
+    else:
+        assert killed_and_resumed["victim_rc"] in (0, 3)  # a graceful stop: summary, manifest
+        assert not killed_and_resumed["open_files"]
+        assert killed_and_resumed["saved_queues"]  # Scrapy's JOBDIR queue, for --resume
 
 
 def test_resume_completes_the_killed_run(killed_and_resumed):
