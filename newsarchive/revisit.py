@@ -50,9 +50,11 @@ class RevisitPolicy:
         if fetch is None or fetch.run_id == self.resume_run:
             return True
         last = _captured_at(fetch)
-        if lastmod is not None and lastmod > last:
-            return True
         now = now or datetime.now(UTC)
+        # a date in the future (a wrong clock) says nothing yet: else it would be newer than
+        # every capture, and the entry fetched on every run until that date
+        if lastmod is not None and last < lastmod <= now:
+            return True
         article = state.get_article(url) if state is not None else None
         return (now - last).total_seconds() >= self.interval(article)
 

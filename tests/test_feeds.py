@@ -101,6 +101,10 @@ def test_revisit_policy_backs_off_for_unchanged_articles(tmp_path):
     assert policy.is_due(store, url, now=now + timedelta(hours=5))
     assert policy.is_due(store, url, lastmod=now - timedelta(hours=1), now=now)  # modified since
     assert not policy.is_due(store, url, lastmod=fetched - timedelta(days=1), now=now)
+    future = now + timedelta(days=3)
+    monthly = RevisitPolicy(after=30 * 86400, backoff=1.0, maximum=30 * 86400)
+    assert not monthly.is_due(store, url, lastmod=future, now=now)  # a wrong clock: ignored
+    assert monthly.is_due(store, url, lastmod=future, now=future + timedelta(seconds=1))
     capped = RevisitPolicy(after=6 * 3600, backoff=2.0, maximum=86400)
     assert capped.interval(ArticleState(url, "r", "", None, None, None, None, 10)) == 86400
     store.close()
