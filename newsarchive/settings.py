@@ -83,6 +83,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.downloadermiddlewares.OfflineCookiesMiddleware": 700,
     # Scrapy's retries 429/503 at once; this one waits for Retry-After (newsarchive/retry.py).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # before Scrapy's offsite check (50), which lets seeds' redirects leave the scope
+    "newsarchive.scope.RedirectScopeMiddleware": 45,
     "newsarchive.retry.RetryAfterMiddleware": 550,
     # Scrapy's gives requests waiting together for robots.txt no parser (they are let through)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
