@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from newsarchive import __version__
 from newsarchive.archive import Archive
 from newsarchive.captures import read_text
-from newsarchive.changes import CHANGED, UNCHANGED, judge, line_diff
+from newsarchive.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
 from newsarchive.extract import ExtractionPool, decode_html
 from newsarchive.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
 from newsarchive.state import ArticleState
@@ -94,35 +94,29 @@ class ArchivePipeline:
             return item  # resumed run: its line is written already
         state = self.archive.state
         previous = state.get_article(item.url) if state is not None else None
-        text = item.extraction.get("text") or ""
-        response = item.response_record
-        judged = judge(
-            previous,
-            text,
-            item.extraction.get("text_digest"),
-            response.payload_digest if response else None,
-        )
-        # a 5xx, or a 304 whose archived page could not be read, says nothing about the text
-        fetched = response is not None and (item.status or 0) < 500
-        fetched = fetched and not (item.status == 304 and not item.body)
-        change = judged.change if fetched or previous is None else UNCHANGED
-        text_pointer = None
-        if change == UNCHANGED and previous is not None and fetched and self._archived(previous):
-            text_pointer = previous.text.as_dict() if previous.text else None
-        elif response is not None and text:
-            text_pointer = self._write_cleaned_copy(item, response)
+        captured = _captured(item)
+        judged = _judge(item, previous, captured)
+        if captured and judged.change == UNCHANGED and previous and self._archived(previous):
+            text_pointer = previous.text.as_dict() if previous.text else None  # stored already
+        elif item.response_record is not None and item.extraction.get("text"):
+            text_pointer = self._write_cleaned_copy(item, item.response_record)
+        else:
+            text_pointer = None
         line = jsonl_line(item, self.archive.run_id, text_pointer)
-        line["change"] = change
+        line["change"] = judged.change
         line["previous"] = previous.as_previous() if previous else None
-        if change == CHANGED and judged.by_text and previous is not None:
-            before = read_text(self.archive.layout.warc, previous.text)
-            line["diff"] = line_diff(before, text)
-            self.archive.stats.edited.append({"url": item.url, **line["diff"]})
+        if judged.change == CHANGED and judged.by_text and previous is not None:
+            self._add_diff(line, previous)
         self.archive.write_jsonl(line)
-        self.archive.stats.changes[change] += 1
-        if fetched and state is not None:
+        self.archive.stats.changes[judged.change] += 1
+        if captured and state is not None:
             state.put_article(_article_state(line, previous))
         return item
+
+    def _add_diff(self, line: dict[str, Any], previous: ArticleState) -> None:
+        before = read_text(self.archive.layout.warc, previous.text)
+        line["diff"] = line_diff(before, line["text"])
+        self.archive.stats.edited.append({"url": line["url"], **line["diff"]})
 
     def _archived(self, previous: ArticleState) -> bool:
         """Whether the previous text is still there to point at (not removed by retention)."""
@@ -168,6 +162,26 @@ class ArchivePipeline:
         stats.pages[str(item.status) if item.status is not None else "error"] += 1
         if item.error:
             stats.errors.append(f"{item.url}: {item.error}")
+
+
+def _captured(item: PageItem) -> bool:
+    """Whether this visit says something about the article: not a network error, not a 5xx,
+    not a 304 whose archived page could not be read."""
+    if item.response_record is None or (item.status or 0) >= 500:
+        return False
+    return not (item.status == 304 and not item.body)
+
+
+def _judge(item: PageItem, previous: ArticleState | None, captured: bool) -> Judgement:
+    if not captured and previous is not None:
+        return Judgement(UNCHANGED, False)
+    response = item.response_record
+    return judge(
+        previous,
+        item.extraction.get("text") or "",
+        item.extraction.get("text_digest"),
+        response.payload_digest if response else None,
+    )
 
 
 def _article_state(line: dict[str, Any], previous: ArticleState | None) -> ArticleState:
