@@ -609,3 +609,33 @@ def test_no_revisit_refers_to_a_removed_warc_file(site, tmp_path):
     line = second.jsonl_lines()[-1]
     assert line["change"] == "unchanged"  # the text is still known from the state
     assert line["warc"]["text"]["file"] in {p.name for p in second.warc_files()}
+
+
+def test_server_error_says_nothing_about_the_article(tmp_path):
+    """A 503 on a known article: `unchanged`, no text, and the next capture still compares with
+    the last good one."""
+    site = ChangingSite(tmp_path / "site")
+    output = tmp_path / "out"
+    options_path = site.root / "_site.json"
+    with SiteServer(site.root) as server:
+        url = f"{server.base_url}{STATIC}"
+
+        def crawl_once() -> dict:
+            run = run_newsarchive("crawl", url, "-o", str(output), "--depth", "0",
+                                  "--revisit-after", "0", "-s", "RETRY_TIMES=0")
+            assert run.returncode in (0, 3), run.stderr
+            return run.jsonl_lines()[-1]
+
+        good = crawl_once()
+        options = json.loads(options_path.read_text())
+        options[STATIC] = {"status": 503}
+        options_path.write_text(json.dumps(options))
+        failed = crawl_once()
+        options.pop(STATIC)
+        options_path.write_text(json.dumps(options))
+        again = crawl_once()
+    assert failed["status"] == 503 and failed["change"] == "unchanged"
+    assert failed["warc"]["text"] is None and failed["text"] == ""
+    assert failed["previous"]["record_id"] == good["warc"]["response"]["record_id"]
+    assert again["change"] == "unchanged"
+    assert again["previous"]["record_id"] == good["warc"]["response"]["record_id"]
