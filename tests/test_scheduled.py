@@ -417,6 +417,9 @@ def test_resume_completes_the_killed_run(killed_and_resumed):
     assert len(manifests) == 1  # the same run, continued
     manifest = manifests[0]
     assert manifest["finish_reason"] == "finished" and len(manifest["resumed_at"]) == 1
+    if killed_and_resumed["signal"] == signal.SIGKILL:  # the .open file, closed at the start
+        assert any(".open: closed as" in x for x in manifest["stats"]["recovered_at_start"])
+        assert "recovered:" in resumed.stderr
     names = {Path(name).name for name in manifest["files"] if name.startswith("warc/")}
     assert names == {path.name for path in resumed.warc_files()}
     urls = [line["url"] for line in resumed.jsonl_lines()]
