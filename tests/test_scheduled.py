@@ -642,3 +642,24 @@ def test_server_error_says_nothing_about_the_article(tmp_path):
     assert failed["previous"]["record_id"] == good["warc"]["response"]["record_id"]
     assert again["change"] == "unchanged"
     assert again["previous"]["record_id"] == good["warc"]["response"]["record_id"]
+
+
+def test_pywb_indexer_finds_an_original_for_every_revisit(changing):
+    """pywb resolves a revisit by looking up a response with the same URL key and digest in
+    the index: its own indexer (cdxj-indexer) must find one for each revisit it indexes."""
+    from cdxj_indexer.main import CDXJIndexer
+
+    out = io.StringIO()
+    warcs = sorted((changing["output"] / "warc").glob("*.warc.gz"))
+    CDXJIndexer(output=out, inputs=[str(p) for p in warcs]).process_all()
+    entries = [
+        (line.split(" ", 2)[0], json.loads(line.split(" ", 2)[2]))
+        for line in out.getvalue().splitlines()
+        if line and not line.startswith("!")
+    ]
+    originals = {(key, fields.get("digest")) for key, fields in entries
+                 if fields.get("mime") != "warc/revisit"}
+    revisits = [(key, fields.get("digest")) for key, fields in entries
+                if fields.get("mime") == "warc/revisit"]
+    assert revisits
+    assert all(revisit in originals for revisit in revisits)
