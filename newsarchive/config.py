@@ -59,6 +59,7 @@ class Config:
     redis_idle_close: float = 30.0  # seconds
     redis_poll: float = 1.0
     redis_fingerprint_ttl: float = 86400.0
+    redis_heartbeat_ttl: float = 15.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -96,6 +97,9 @@ class Config:
             redis_poll=settings.getfloat("NEWSARCHIVE_REDIS_POLL", 1.0),
             redis_fingerprint_ttl=parse_duration(
                 settings.get("NEWSARCHIVE_REDIS_FINGERPRINT_TTL") or "1d"
+            ),
+            redis_heartbeat_ttl=parse_duration(
+                settings.get("NEWSARCHIVE_REDIS_HEARTBEAT_TTL") or "15s"
             ),
         )
 

@@ -36,6 +36,7 @@ moment; :meth:`DistributedArticlesSpider.spider_idle` replaces it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -55,6 +56,7 @@ from scrapy.http import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from scrapy_redis.spiders import RedisMixin
+from twisted.internet import task
 
 from newsarchive.archive import Archive, Layout, new_run_id
 from newsarchive.seeds import Seed, load_seeds
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROUND_META_KEY = "newsarchive_round"  # the seed round a request descends from
+LEDGER_META_KEY = "newsarchive_ledger"  # the request's entry in its worker's in-flight hash
 RUN_ID_TTL = 7 * 86400  # seconds a reserved run id stays reserved (ids carry their time)
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -115,6 +118,16 @@ class RedisKeys:
     def run(self, run_id: str) -> str:
         return f"{self.prefix}:runs:{run_id}"
 
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    def inflight(self, run_id: str) -> str:
+        return f"{self.prefix}:inflight:{run_id}"
+
+    def alive(self, run_id: str) -> str:
+        return f"{self.prefix}:alive:{run_id}"
+
 
 def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(
@@ -152,9 +165,64 @@ def worker_settings(url: str, prefix: str) -> dict[str, object]:
     }
 
 
+# Pop the best request and note it as in flight for this worker, atomically: a worker killed
+# at any moment has every request it took either still queued or in its in-flight hash.
+_POP_AND_NOTE = """
+local found = redis.call('ZRANGE', KEYS[1], 0, 0)
+if not found[1] then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('HSET', KEYS[2], redis.sha1hex(found[1]), found[1])
+return found[1]
+"""
+
+
 class Scheduler(RedisScheduler):
-    """scrapy-redis's Scheduler, counting its stats without the ``spider`` argument Scrapy 2.19
-    deprecates (a warning per request otherwise)."""
+    """scrapy-redis's Scheduler with an in-flight ledger, so a killed worker loses nothing.
+
+    scrapy-redis removes a request from the shared queue when a worker takes it: a worker
+    killed mid-crawl would lose every request it was downloading or parsing. Here taking a
+    request also notes it in ``<prefix>:inflight:<run_id>`` (one Lua script), and the note is
+    removed once the engine is done with it (response parsed, items through the pipelines,
+    follow-up requests queued). A live worker refreshes ``<prefix>:alive:<run_id>`` every
+    ``NEWSARCHIVE_REDIS_POLL``; when that key has expired (``NEWSARCHIVE_REDIS_HEARTBEAT_TTL``)
+    the next idle worker claims the dead one's ledger (RENAME: one claimant) and queues its
+    requests again. A worker stopped gracefully queues its own unfinished requests again.
+
+    Stats are counted without the ``spider`` argument Scrapy 2.19 deprecates.
+    """
+
+    crawler: Crawler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        scheduler = super().from_crawler(crawler)
+        scheduler.crawler = crawler
+        return scheduler
+
+    def open(self, spider: Any) -> None:
+        super().open(spider)
+        config = Archive.of(self.crawler).config
+        self.keys = RedisKeys(config.redis_prefix)
+        self.worker = Archive.of(self.crawler).run_id
+        self.alive_ttl = max(1, int(config.redis_heartbeat_ttl))
+        self._pop = self.server.register_script(_POP_AND_NOTE)
+        self.server.sadd(self.keys.workers, self.worker)
+        self.heartbeat()
+        self._watch_engine()
+        self.reclaim_dead()
+
+    def _watch_engine(self) -> None:
+        """Learn when the engine is done with a request (private to Scrapy's engine: the
+        slot's ``remove_request`` runs after the response went through the spider and its
+        items through the pipelines)."""
+        slot = self.crawler.engine._slot
+        remove = slot.remove_request
+
+        def remove_request(request: Request) -> None:
+            remove(request)
+            self.done(request)
+
+        slot.remove_request = remove_request
 
     def enqueue_request(self, request: Request) -> bool:
         if not request.dont_filter and self.df.request_seen(request):
@@ -166,10 +234,59 @@ class Scheduler(RedisScheduler):
         return True
 
     def next_request(self) -> Request | None:
-        request = self.queue.pop(self.idle_before_close)
-        if request is not None and self.stats:
+        data = self._pop(keys=[self.queue.key, self.keys.inflight(self.worker)])
+        if not data:
+            return None
+        request = self.queue._decode_request(data)
+        request.meta[LEDGER_META_KEY] = hashlib.sha1(data).hexdigest()
+        if self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
         return request
+
+    def done(self, request: Request) -> None:
+        note = request.meta.get(LEDGER_META_KEY)
+        if note:
+            self.server.hdel(self.keys.inflight(self.worker), note)
+
+    def heartbeat(self) -> None:
+        self.server.set(self.keys.alive(self.worker), os.getpid(), ex=self.alive_ttl)
+
+    def others_in_flight(self) -> int:
+        """Requests other workers (live, or dead and not yet reclaimed) have taken."""
+        workers = [_text(w) for w in self.server.smembers(self.keys.workers)]
+        return sum(self.server.hlen(self.keys.inflight(w)) for w in workers if w != self.worker)
+
+    def reclaim_dead(self) -> int:
+        """Queue again what dead workers had in flight; returns how many requests."""
+        requeued = 0
+        for worker in (_text(w) for w in self.server.smembers(self.keys.workers)):
+            if worker == self.worker or self.server.exists(self.keys.alive(worker)):
+                continue
+            requeued += self._requeue(worker)
+            self.server.srem(self.keys.workers, worker)
+        if requeued:
+            logger.warning("queued again %d request(s) a dead worker had in flight", requeued)
+            if self.stats:
+                self.stats.inc_value("scheduler/reclaimed/redis", requeued)
+        return requeued
+
+    def _requeue(self, worker: str) -> int:
+        claimed = f"{self.keys.inflight(worker)}:claimed-by:{self.worker}"
+        try:
+            self.server.rename(self.keys.inflight(worker), claimed)
+        except redis.ResponseError:  # no such key: nothing in flight, or claimed by another
+            return 0
+        entries = self.server.hvals(claimed)
+        for data in entries:
+            self.queue.push(self.queue._decode_request(data))
+        self.server.delete(claimed)
+        return len(entries)
+
+    def close(self, reason: str) -> None:
+        super().close(reason)
+        self._requeue(self.worker)  # a graceful stop leaves its unfinished requests queued
+        self.server.delete(self.keys.alive(self.worker))
+        self.server.srem(self.keys.workers, self.worker)
 
 
 # -- cross-run state -------------------------------------------------------------------------
@@ -363,6 +480,7 @@ class DistributedArticlesSpider(RedisMixin, ArticlesSpider):
         spider.setup_redis(crawler)
         spider.max_idle_time = spider.config.redis_idle_close
         spider.idle_since = None
+        spider.heartbeat = None
         crawler.signals.connect(spider.worker_opened, signal=signals.spider_opened)
         crawler.signals.connect(spider.worker_busy, signal=signals.response_received)
         spider.refresh_scope()
@@ -405,6 +523,13 @@ class DistributedArticlesSpider(RedisMixin, ArticlesSpider):
         # An idle worker looks at the shared frontier at every engine heartbeat (5 s in
         # Scrapy); other workers fill it, so look more often. Private to Scrapy's engine.
         self.crawler.engine._SLOT_HEARTBEAT_INTERVAL = self.config.redis_poll
+        self.heartbeat = task.LoopingCall(self.crawler.engine._slot.scheduler.heartbeat)
+        self.heartbeat.start(self.config.redis_poll)
+        self.crawler.signals.connect(self.worker_closed, signal=signals.spider_closed)
+
+    def worker_closed(self) -> None:
+        if self.heartbeat.running:
+            self.heartbeat.stop()
 
     def worker_busy(self) -> None:
         self.idle_since = None
@@ -415,8 +540,10 @@ class DistributedArticlesSpider(RedisMixin, ArticlesSpider):
         requests = self.next_requests()
         for request in requests:
             self.crawler.engine.crawl(request)
+        scheduler = self.crawler.engine._slot.scheduler
+        busy = scheduler.reclaim_dead() or scheduler.others_in_flight()
         now = time.monotonic()
-        if requests or self.idle_since is None:
+        if requests or busy or self.idle_since is None:
             self.idle_since = now
         if self.max_idle_time and now - self.idle_since >= self.max_idle_time:
             logger.info("frontier empty for %.0f s: worker closing", now - self.idle_since)

@@ -43,6 +43,7 @@ NEWSARCHIVE_REDIS_PREFIX = "newsarchive"  # Redis key prefix: one prefix per arc
 NEWSARCHIVE_REDIS_IDLE_CLOSE = "30s"  # a worker exits once the frontier stayed empty this long
 NEWSARCHIVE_REDIS_POLL = 1.0  # seconds between an idle worker's looks at the shared frontier
 NEWSARCHIVE_REDIS_FINGERPRINT_TTL = "1d"  # a round's fingerprints expire this long after use
+NEWSARCHIVE_REDIS_HEARTBEAT_TTL = "15s"  # a silent worker is dead after this: its requests requeued
 
 # --- Scrapy settings newsarchive relies on ---------------------------------------------------
 USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"
