@@ -36,7 +36,7 @@ def hostile_crawl(server, work: Path, paths: list[str], timeout: int) -> CrawlRu
         "crawl", str(seeds), "-o", str(work / "out"), "--depth", "0", "--ignore-robots",
         "-s", f"DOWNLOAD_TIMEOUT={timeout}", "-s", f"DOWNLOAD_MAXSIZE={MAXSIZE}",
         "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "NEWSARCHIVE_RETRY_AFTER_MAX=10",
-        "-s", "NEWSARCHIVE_EXTRACT_TIMEOUT=30",
+        "-s", "NEWSARCHIVE_EXTRACT_TIMEOUT=5",
         timeout=240,
     )
 
