@@ -306,3 +306,22 @@ def test_repair_adds_unindexed_files_and_reports_errors(archive, tmp_path):
     assert verify(archive).returncode == 0
     missing = repair(tmp_path / "absent")
     assert missing.returncode == 1 and "not a directory" in missing.stderr
+
+
+def test_verify_follows_real_revisits_across_runs(archive, site, tmp_path):
+    seed_doc = write_seed_document(site, tmp_path)
+    second = run_newsarchive("crawl", str(seed_doc), "-o", str(archive), "--revisit-after", "0s")
+    assert second.returncode == 0, second.stderr
+    revisits = [
+        record for path in warcs(archive)
+        for record in scan_warc(path.open("rb")) if record.rec_type == "revisit"
+    ]
+    assert revisits, "the second run stores unchanged pages as revisits"
+    assert verify(archive).returncode == 0
+    targets = {record.get("WARC-Refers-To") for record in revisits}
+    for path in warcs(archive):
+        if any(record.record_id in targets for record in scan_warc(path.open("rb"))):
+            path.unlink()  # a retention policy gone wrong: the referred-to captures are gone
+    run = verify(archive)
+    assert run.returncode == 1
+    assert "revisit refers to missing record" in run.stdout
