@@ -40,12 +40,12 @@ from urllib.parse import urljoin, urlsplit
 import charset_normalizer
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
-from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom, to_unicode
 
 from newsarchive.digests import sha1_digest
+from newsarchive.metadata import Metadata, page_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -235,32 +235,40 @@ def _extract_fields(html: str, url: str) -> dict[str, Any]:
     if tree is None:
         return {"extraction_error": "not parseable as HTML"}
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
-    # bare_extraction works on its own copy of the tree, so `tree` stays usable below.
-    doc = bare_extraction(tree, url=url, with_metadata=True, include_comments=False)
-    error = None
-    if not isinstance(doc, Document):
-        doc, error = extract_metadata(tree, url), "no main text found"
-    fields = _document_fields(doc, url, canonical, language)
-    fields["extraction_error"] = error
+    meta = page_metadata(tree, url)
+    # bare_extraction works on its own copy of the tree; its metadata step (htmldate's
+    # extensive search) is the slow part, replaced by newsarchive.metadata.
+    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
+    fields = _metadata_fields(meta, url, canonical, language)
+    fields["text"] = _clean(doc.text) if isinstance(doc, Document) else ""
+    fields["extraction_error"] = None if fields["text"] else "no main text found"
     return fields
 
 
-def _document_fields(
-    doc: Document, url: str, canonical: str | None, language: str | None
+def _metadata_fields(
+    meta: Metadata, url: str, canonical: str | None, language: str | None
 ) -> dict[str, Any]:
     return {
-        "title": _clean(doc.title) or None,
-        "author": _clean(doc.author) or None,
-        "published": doc.date or None,
-        "language": doc.language or language,
-        "sitename": _clean(doc.sitename) or None,
-        "description": _clean(doc.description) or None,
-        "categories": _as_list(doc.categories),
-        "tags": _as_list(doc.tags),
-        # rel=canonical first; else trafilatura's og:url / JSON-LD url when it names another URL
-        "canonical_url": canonical or (doc.url if doc.url and doc.url != url else None),
-        "text": _clean(doc.text),
+        "title": _clean(meta.title) or None,
+        "author": _clean(meta.author) or None,
+        "published": meta.published,
+        "language": _language_tag(meta.language) or language,
+        "sitename": _clean(meta.sitename) or None,
+        "description": _clean(meta.description) or None,
+        "categories": _as_list(meta.categories),
+        "tags": _as_list(meta.tags),
+        # rel=canonical first; else the JSON-LD / og:url when it names another URL
+        "canonical_url": canonical or _other_url(meta.url, url),
     }
+
+
+def _other_url(candidate: str | None, url: str) -> str | None:
+    if not candidate:
+        return None
+    absolute = urljoin(url, candidate.strip())
+    if urlsplit(absolute).scheme not in ("http", "https") or absolute == url:
+        return None
+    return absolute
 
 
 def _clean(value: str | None) -> str:
@@ -291,10 +299,18 @@ def _declared_language(tree: HtmlElement) -> str | None:
         if kind.strip().lower() in _LANGUAGE_METAS:
             candidates.append(meta.get("content"))
     for candidate in candidates:
-        tag = (candidate or "").replace(",", " ").split()
-        if tag and _LANGUAGE_TAG.fullmatch(tag[0].replace("_", "-")):
-            primary, _, rest = tag[0].replace("_", "-").partition("-")
-            return primary.lower() + (f"-{rest}" if rest else "")
+        tag = _language_tag(candidate)
+        if tag:
+            return tag
+    return None
+
+
+def _language_tag(value: str | None) -> str | None:
+    """A BCP 47-looking tag from a declaration ("en_GB, de" -> "en-GB"), or None."""
+    tag = (value or "").replace(",", " ").split()
+    if tag and _LANGUAGE_TAG.fullmatch(tag[0].replace("_", "-")):
+        primary, _, rest = tag[0].replace("_", "-").partition("-")
+        return primary.lower() + (f"-{rest}" if rest else "")
     return None
 
 

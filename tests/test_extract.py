@@ -176,7 +176,7 @@ def test_metadata_from_meta_tags() -> None:
     assert set(result) == KEYS
     assert result["title"] == "Harbour bridge reopens after repairs"
     assert result["author"] == "Jane Doe"
-    assert result["published"] == "2024-04-28"
+    assert result["published"] == "2024-04-28T09:30:00+00:00"
     assert result["description"] == "The old harbour bridge is open again after two years."
     assert result["canonical_url"] == (
         "https://www.example-news.com/2024/04/28/harbour-bridge-reopens"
