@@ -325,3 +325,34 @@ def test_verify_follows_real_revisits_across_runs(archive, site, tmp_path):
     run = verify(archive)
     assert run.returncode == 1
     assert "revisit refers to missing record" in run.stdout
+
+
+def _record(block: bytes, declared: int | None = None, rec_type: str = "resource") -> bytes:
+    length = len(block) if declared is None else declared
+    return (f"WARC/1.1\r\nWARC-Type: {rec_type}\r\nWARC-Record-ID: <urn:uuid:x>\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode() + block + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (gzip.compress(_record(b"abc") + _record(b"def")), "bytes after the record"),
+        (gzip.compress(_record(b"abc", declared=10)), "shorter than its Content-Length"),
+        (gzip.compress(b"HTTP/1.1 200 OK\r\n\r\nhello"), "not a WARC record"),
+        (gzip.compress(b"WARC/1.1\r\nno colon here\r\n\r\n"), "malformed WARC header"),
+        (gzip.compress(b"WARC/1.1\r\nContent-Length: x\r\n\r\n"), "bad Content-Length"),
+        (gzip.compress(_record(b"abc")) + b"garbage after the last member", "gzip error"),
+        (gzip.compress(_record(b"abc"))[:-6], "file ends inside a gzip member"),
+    ],
+)
+def test_strict_scan_names_each_kind_of_damage(tmp_path, data, message):
+    from newsarchive.warcscan import WarcFormatError
+
+    path = tmp_path / "x.warc.gz"
+    path.write_bytes(gzip.compress(_record(b"first")) + data)
+    with pytest.raises(WarcFormatError, match=message) as info, open(path, "rb") as stream:
+        list(scan_warc(stream))
+    whole = gzip.compress(_record(b"first")) + (
+        gzip.compress(_record(b"abc")) if data.endswith(b"member") else b""
+    )
+    assert info.value.offset == len(whole)  # where the damage starts
