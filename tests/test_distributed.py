@@ -349,6 +349,30 @@ def test_killed_worker_loses_no_queued_url_and_repair_recovers_its_files(
     assert {url for url, count in urls.items() if count > 1} <= victim_urls
 
 
+def test_stopped_worker_finishes_what_it_took_and_leaves_the_rest_queued(
+    tmp_path, sections_site, redis_url
+):
+    output = tmp_path / "out"
+    seeded = run_newsarchive("seed", "--redis", redis_url, *seed_urls(sections_site))
+    assert seeded.returncode == 0, seeded.stderr
+    stopped = start_worker(redis_url, output, "-s", "DOWNLOAD_DELAY=0.3")
+    deadline = time.monotonic() + 60
+    while lines_written(output) < 4:
+        assert time.monotonic() < deadline and stopped.poll() is None, worker_log(stopped)
+        time.sleep(0.1)
+    stopped.send_signal(signal.SIGTERM)
+    assert stopped.wait(timeout=60) in (0, 3), worker_log(stopped)
+    server = redis.Redis.from_url(redis_url)
+    assert server.zcard("newsarchive:requests") > 0, "the rest of the frontier stays queued"
+    assert not server.keys("newsarchive:inflight:*") and not server.smembers("newsarchive:workers")
+    finisher = start_worker(redis_url, output)
+    assert finisher.wait(timeout=120) == 0, worker_log(finisher)
+    urls = Counter(line["url"] for lines in jsonl_by_run(output).values() for line in lines)
+    assert set(urls) == page_urls(sections_site) and max(urls.values()) == 1
+    verified = run_newsarchive("verify", "-o", str(output))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
 def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
     tmp_path, redis_url, sections_site
 ):
@@ -366,6 +390,29 @@ def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
         assert repair.returncode == 1
     finally:
         assert worker.wait(timeout=60) == 0, worker_log(worker)
+
+
+def _merge_many(index_dir: str, worker: int) -> None:
+    from newsarchive.cdxj import merge_into_index
+
+    for batch in range(25):
+        merge_into_index(Path(index_dir), [
+            f"com,example)/{worker}/{batch}/{n} 20240101000000 {{}}" for n in range(20)
+        ])
+
+
+def test_concurrent_index_merges_lose_no_line(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    merges = [context.Process(target=_merge_many, args=(str(tmp_path), w)) for w in range(3)]
+    for process in merges:
+        process.start()
+    for process in merges:
+        process.join(60)
+        assert process.exitcode == 0
+    lines = (tmp_path / "index.cdxj").read_text().splitlines()
+    assert len(lines) == 3 * 25 * 20 and lines == sorted(lines)
 
 
 def test_seed_and_worker_report_an_unreachable_redis(tmp_path):
