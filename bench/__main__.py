@@ -38,6 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"one run at N={QUICK_SIZE}")
     parser.add_argument("--only", help="comma-separated run keys (a,b,c,d,e1,e; a0 = naive)")
     parser.add_argument("--naive", action="store_true", help="also the naive CrawlSpider (a0)")
+    parser.add_argument("--all", action="store_true", help="every run at every size")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
     parser.add_argument(
@@ -50,18 +51,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def plan_of(args: argparse.Namespace) -> tuple[list[int], int, list[runs.Runner]]:
+def plan_of(args: argparse.Namespace) -> tuple[list[int], int, dict[int, list[runs.Runner]]]:
+    """Sizes, repetitions at the smallest size, and the runs at each size."""
     if args.quick:
         sizes, repeat = [QUICK_SIZE], 1
     else:
         sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(DEFAULT_SIZES)
         repeat = max(1, args.repeat)
-    chosen = list(runs.RUNNERS) + (list(runs.OPTIONAL_RUNNERS) if args.naive else [])
-    if args.only:
-        keys = args.only.split(",")
-        everything = runs.RUNNERS + runs.OPTIONAL_RUNNERS
-        chosen = [r for r in everything if r.key in keys]
-    return sorted(sizes), repeat, chosen
+    sizes = sorted(sizes)
+    plan: dict[int, list[runs.Runner]] = {}
+    for size in sizes:
+        if args.only:
+            keys: tuple[str, ...] = tuple(args.only.split(","))
+        elif args.all or len(sizes) == 1:
+            keys = tuple(r.key for r in runs.RUNNERS)
+        else:
+            where = "smallest" if size == sizes[0] else "largest" if size == sizes[-1] else "middle"
+            keys = runs.PLAN[where]
+        if args.naive:
+            keys += ("a0",)
+        plan[size] = [r for r in runs.ALL_RUNNERS if r.key in keys]
+    return sizes, repeat, plan
 
 
 def log(message: str) -> None:
@@ -98,6 +108,7 @@ def commands(chosen: list[runs.Runner]) -> list[str]:
              f"{runs.CONCURRENCY} --stats FILE",
         "a0": f"{python} -m bench.bare_spider http://127.0.0.1:PORT/ --naive --stats FILE",
         "b": " ".join(runs.crawl_command(ctx, Path("OUT"), extract=False)),
+        "b0": " ".join(runs.crawl_command(ctx, Path("OUT"), extract=False, state=False)),
         "c": " ".join(runs.crawl_command(ctx, Path("OUT"), extract=True)),
         "d": " ".join(runs.wget_command(ctx, Path("WORK"))),
         "e1": f"{python} -m bench.extract_alone SITE --workers 1 --stats FILE",
@@ -108,7 +119,7 @@ def commands(chosen: list[runs.Runner]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes, repeat, chosen = plan_of(args)
+    sizes, repeat, plan = plan_of(args)
     work = args.work or Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -117,24 +128,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for size in sizes:
             reps = repeat if size == sizes[0] else 1
-            size_rows, server_kind, _ = bench_size(args, size, reps, chosen, work)
+            size_rows, server_kind, _ = bench_size(args, size, reps, plan[size], work)
             rows.extend(size_rows)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    plan = (
+    summary = (
         f"N = {', '.join(f'{s:,}' for s in sizes)} articles; medians of {repeat} runs at "
-        f"N = {sizes[0]:,}, single runs above; {time.monotonic() - started:.0f} s in all"
+        f"N = {sizes[0]:,}, single runs above; runs per size: "
+        + "; ".join(f"{s:,}: {','.join(r.key for r in plan[s])}" for s in sizes)
+        + f"; {time.monotonic() - started:.0f} s in all"
     )
     print(results_table(rows))
     print()
     print(ratios_table(rows))
-    log(plan)
+    log(summary)
     if args.json:
         data = [{"size": r.size, "key": r.key, "reps": [m.as_dict() for m in r.reps]} for r in rows]
         args.json.write_text(json.dumps(data, indent=1))
     if not args.no_write and not args.quick:
-        section = generated_section(rows, environment(REPO, server_kind), commands(chosen), plan)
+        chosen = [r for r in runs.ALL_RUNNERS if any(r in p for p in plan.values())]
+        section = generated_section(rows, environment(REPO, server_kind), commands(chosen), summary)
         write_doc(DOC, section)
         log(f"wrote {DOC}")
     return 0

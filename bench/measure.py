@@ -31,6 +31,8 @@ class Measurement:
     cpu: float  # user + system seconds of the whole tree
     peak_rss: int  # bytes, whole tree
     peak_pss: int = 0  # bytes, whole tree, shared pages divided among their sharers
+    cpu_main: float = 0.0  # CPU seconds of the command's own process (the reactor, for Scrapy)
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
     pages: int = 0
     processes: int = 0
     note: str = ""
@@ -44,6 +46,16 @@ class Measurement:
     def cpu_ms_per_page(self) -> float:
         return 1000 * self.cpu / self.pages if self.pages else 0.0
 
+    @property
+    def main_ms_per_page(self) -> float:
+        return 1000 * self.cpu_main / self.pages if self.pages else 0.0
+
+    def projected_rate(self, cores: int) -> float:
+        """Pages/s on an otherwise idle machine if CPU were the only limit: the tree's CPU
+        spread over every core, but the main process's own CPU on one core at most."""
+        bound = max(self.cpu / max(cores, 1), self.cpu_main)
+        return self.pages / bound if bound > 0 else 0.0
+
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
@@ -56,6 +68,9 @@ class Measurement:
             "pages": self.pages,
             "pages_per_s": round(self.pages_per_s, 1),
             "cpu_ms_per_page": round(self.cpu_ms_per_page, 2),
+            "cpu_main": round(self.cpu_main, 3),
+            "main_ms_per_page": round(self.main_ms_per_page, 2),
+            "load": self.load,
             "processes": self.processes,
             "note": self.note,
             **self.extra,
@@ -95,6 +110,10 @@ class TreeSampler:
     def cpu_total(self) -> float:
         return sum(self.cpu.values())
 
+    @property
+    def cpu_root(self) -> float:
+        return next((cpu for (pid, _), cpu in self.cpu.items() if pid == self.root.pid), 0.0)
+
 
 def run(
     name: str,
@@ -107,6 +126,7 @@ def run(
 ) -> Measurement:
     """Run ``command`` to completion (killing it after ``timeout``) and measure it."""
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -127,6 +147,8 @@ def run(
         cpu=max(sampler.cpu_total, reaped),
         peak_rss=sampler.peak_rss,
         peak_pss=sampler.peak_pss,
+        cpu_main=sampler.cpu_root,
+        load=(round(load_before, 2), round(os.getloadavg()[0], 2)),
         processes=len(sampler.cpu),
         note="timed out" if status == -9 else "",
     )

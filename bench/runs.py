@@ -49,18 +49,20 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
 
 
-def crawl_command(ctx: Context, out: Path, extract: bool) -> list[str]:
+def crawl_command(ctx: Context, out: Path, extract: bool, state: bool = True) -> list[str]:
     command = [
         NEWSARCHIVE, "crawl", ctx.base_url + "/", "-o", str(out),
         "--depth", "100000", "--concurrency", str(CONCURRENCY),
         "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "NEWSARCHIVE_PROGRESS=False",
     ]
+    if not state:
+        command += ["-s", "NEWSARCHIVE_STATE=none"]
     return command if extract else [*command, "--no-extract"]
 
 
-def _newsarchive(ctx: Context, key: str, extract: bool) -> Measurement:
+def _newsarchive(ctx: Context, key: str, extract: bool, state: bool = True) -> Measurement:
     out = _scratch(ctx, key)
-    command = crawl_command(ctx, out / "archive", extract)
+    command = crawl_command(ctx, out / "archive", extract, state)
     measured = run(key, command, cwd=ctx.work, env=_env(), timeout=ctx.timeout, log=out / "log")
     lines = [
         json.loads(line)
@@ -80,6 +82,10 @@ def _newsarchive(ctx: Context, key: str, extract: bool) -> Measurement:
 
 def warc_crawl(ctx: Context) -> Measurement:
     return _newsarchive(ctx, "b", extract=False)
+
+
+def warc_crawl_stateless(ctx: Context) -> Measurement:
+    return _newsarchive(ctx, "b0", extract=False, state=False)
 
 
 def full_pipeline(ctx: Context) -> Measurement:
@@ -151,4 +157,14 @@ RUNNERS = (
 )
 OPTIONAL_RUNNERS = (
     Runner("a0", "bare Scrapy, naive (CrawlSpider + LinkExtractor)", naive_scrapy),
+    Runner("b0", "newsarchive crawl --no-extract, no state store", warc_crawl_stateless),
 )
+ALL_RUNNERS = RUNNERS + OPTIONAL_RUNNERS
+# The default plan keeps `make bench` under 15 minutes on 2 cores: every run at the smallest
+# size, the references that only scale linearly (a, e1) left out at the largest, where the
+# state store's cost (b vs. b0) is measured instead.
+PLAN = {
+    "smallest": ("a", "b", "c", "d", "e1", "e"),
+    "middle": ("a", "b", "c", "d", "e"),
+    "largest": ("b", "b0", "c", "d", "e"),
+}

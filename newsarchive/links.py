@@ -9,10 +9,15 @@ Only http(s) links inside the allowed domains are returned, each once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+from lxml import etree
 from scrapy.http import TextResponse
+from scrapy.utils.response import get_base_url
 
 from newsarchive.urls import (
     InvalidURL,
@@ -45,13 +50,15 @@ def discover_links(
     response: TextResponse, related_titles: Sequence[str], allowed_domains: Iterable[str]
 ) -> DiscoveredLinks:
     allowed = tuple(allowed_domains)
-    anchors = [(url, text) for url, text in _anchors(response, "//a[@href]")]
-    in_block = {url for url, _ in _anchors(response, RELATED_BLOCK_XPATH)}
+    root = response.selector.root  # the tree Scrapy already parsed: no second parse
+    base = get_base_url(response)
+    anchors = list(_anchors(root.iter("a"), base, with_text=bool(related_titles)))
+    in_block = {url for url, _ in _anchors(_related_block_anchors(root), base, False)}
     found = DiscoveredLinks()
     seen: set[str] = {_safe_normalize(response.url) or response.url}
 
     def add(url: str, via: str, text: str) -> None:
-        if url not in seen and in_scope(url, allowed):
+        if url not in seen and _in_scope(url, allowed):
             seen.add(url)
             found.links.append(Link(url, via, text))
 
@@ -62,21 +69,32 @@ def discover_links(
         for url, text in matches:
             add(url, "related-title", text)
     for url, text in anchors:
-        if url in in_block or looks_like_article(url):
+        if url in seen:
+            continue
+        if url in in_block or _looks_like_article(url):
             add(url, "related-link", text)
     return found
 
 
-def _anchors(response: TextResponse, xpath: str) -> Iterable[tuple[str, str]]:
-    for anchor in response.xpath(xpath):
-        href = (anchor.attrib.get("href") or "").strip()
+def _anchors(
+    elements: Iterable[Any], base: str, with_text: bool
+) -> Iterator[tuple[str, str]]:
+    """(normalised absolute URL, anchor text) of each ``<a href>``; the text ("" unless
+    ``with_text``) is only needed to match related titles."""
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    for anchor in elements:
+        href = (anchor.get("href") or "").strip()
         if not href or href.startswith("#"):
             continue
-        url = _safe_normalize(response.urljoin(href))
+        url = _resolve(base, origin, href)
         if url is None:
             continue
-        text = " ".join(anchor.xpath("string()").get("").split())
-        yield url, text or anchor.attrib.get("title", "")
+        if not with_text:
+            yield url, ""
+            continue
+        text = " ".join(anchor.text_content().split())
+        yield url, text or anchor.get("title", "")
 
 
 def _match_title(title: str, anchors: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -94,8 +112,47 @@ def _match_title(title: str, anchors: list[tuple[str, str]]) -> list[tuple[str, 
     return []
 
 
+def _related_block_anchors(root: Any) -> Iterator[Any]:
+    """The ``<a>`` inside elements whose class or id mentions "related" (any case): what
+    RELATED_BLOCK_XPATH selects, found in one walk of the tree instead of a string
+    translation per element."""
+    found: set[Any] = set()
+    for element in root.iter(etree.Element):
+        marks = f"{element.get('class') or ''} {element.get('id') or ''}"
+        if "related" in marks.lower():
+            found.update(element.iterdescendants("a"))
+    return (anchor for anchor in root.iter("a") if anchor in found)
+
+
+def _resolve(base: str, origin: str, href: str) -> str | None:
+    """``normalize_url(urljoin(base, href))``, or None for an invalid URL. Absolute and
+    root-relative hrefs do not depend on the page's path: they skip urljoin and are resolved
+    from the normalisation cache (normalize_url removes dot segments, as urljoin would)."""
+    if href.startswith(("http://", "https://")):
+        return _safe_normalize(href)
+    if href.startswith("/") and not href.startswith("//"):
+        return _safe_normalize(origin + href)
+    return _safe_normalize(urljoin(base, href))
+
+
+# Most links of a news page (navigation, "latest", "most read") repeat on every page: the
+# pure, per-URL steps are memoised (bounded, so memory stays flat however long the crawl).
+_CACHE_SIZE = 1 << 15
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
 def _safe_normalize(url: str) -> str | None:
     try:
         return normalize_url(url)
     except InvalidURL:
         return None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _looks_like_article(url: str) -> bool:
+    return looks_like_article(url)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _in_scope(url: str, allowed: tuple[str, ...]) -> bool:
+    return in_scope(url, allowed)

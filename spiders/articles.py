@@ -46,6 +46,9 @@ class ArticlesSpider(scrapy.Spider):
         self.seeds: list[Seed] = []
         self.seed_hosts: set[str] = set()
         self.seed_urls: set[str] = set()
+        # 64-bit hashes of the links already followed in this run: most links of a news page
+        # were seen on earlier pages, and a Request the dupefilter drops costs far more.
+        self.followed: set[int] = set()
         self.candidates = 0
 
     @classmethod
@@ -182,6 +185,10 @@ class ArticlesSpider(scrapy.Spider):
         for link in found.links:
             if link.url in self.seed_urls:
                 continue  # fetched as a seed already: a second visit would be a duplicate line
+            key = hash(link.url)
+            if key in self.followed:
+                continue  # requested (or found not due) earlier in this run
+            self.followed.add(key)
             if not self._due(link.url):
                 continue
             if self.config.max_pages and self.candidates >= self.config.max_pages:
