@@ -12,7 +12,9 @@ the archive is. Exit 0 when all is well, 1 with one line per problem on stdout o
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -27,6 +29,7 @@ from newsarchive.cdxj import INDEX_NAME, INDEXED_TYPES, SERVER_NOT_MODIFIED
 from newsarchive.items import JSONL_SCHEMA
 from newsarchive.recovery import writer_is_alive
 from newsarchive.repair import PENDING_PREFIX, run_of
+from newsarchive.runlock import LOCK_NAME
 from newsarchive.warc_writer import OPEN_SUFFIX
 from newsarchive.warcscan import ScannedRecord, WarcFormatError, scan_warc
 
@@ -128,11 +131,37 @@ def verify(root: Path) -> Verification:
 
 
 # -- WARC files ----------------------------------------------------------------------------------
+def running_run(layout: Layout) -> str | None:
+    """The run id of a crawl holding the output's run lock right now, if any."""
+    try:
+        fd = os.open(layout.state / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            except ValueError:
+                holder = {}
+            return str(holder.get("run_id") or "")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _check_unfinished(layout: Layout, result: Verification) -> set[str]:
     live: set[str] = set()
+    running = running_run(layout)
+    if running is not None:
+        live.add(running)
+        result.notes.append(f"a crawl (run {running or 'unknown'}) is writing to this archive: "
+                            "its unfinished files are not checked")
     for path in sorted(layout.warc.glob(f"*{OPEN_SUFFIX}")) if layout.warc.is_dir() else ():
         where = f"warc/{path.name}"
-        if writer_is_alive(path):
+        if writer_is_alive(path) or (running is not None and run_of(path) == running):
             live.add(run_of(path))
             result.notes.append(f"{where} is being written by a running crawl: not checked")
         else:

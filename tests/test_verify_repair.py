@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from newsarchive.runlock import RunLock
 from newsarchive.warc_writer import WarcFileWriter
 from newsarchive.warcscan import scan_warc
 from tests.conftest import CrawlRun, run_newsarchive, write_seed_document
@@ -356,3 +357,17 @@ def test_strict_scan_names_each_kind_of_damage(tmp_path, data, message):
         gzip.compress(_record(b"abc")) if data.endswith(b"member") else b""
     )
     assert info.value.offset == len(whole)  # where the damage starts
+
+
+def test_verify_skips_the_unfinished_files_of_a_running_crawl(archive):
+    run_id = "20260101T000000Z-beef"
+    (archive / "index" / f".pending-{run_id}.cdxj").write_text("")
+    (archive / "articles" / f"{run_id}.jsonl").write_text('{"schema": 1, "url": "http://x/')
+    assert verify(archive).returncode == 1  # no crawl running: a killed run's leftovers
+    lock = RunLock.acquire(archive / "state", run_id)
+    try:
+        run = verify(archive)
+    finally:
+        lock.release()
+    assert run.returncode == 0, run.stdout
+    assert f"a crawl (run {run_id}) is writing to this archive" in run.stderr
