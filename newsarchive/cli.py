@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="push seeds into a shared Redis frontier")
     seed.add_argument("seeds", nargs="+", metavar="SEED")
     seed.add_argument("--redis", required=True, metavar="URL")
+    seed.add_argument(
+        "-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+        help="NEWSARCHIVE_REDIS_PREFIX or NEWSARCHIVE_REDIS_FINGERPRINT_TTL, as the workers'",
+    )
 
     reextract = sub.add_parser("reextract", help="re-run extraction from the stored WARCs")
     _output_option(reextract)

@@ -54,6 +54,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
@@ -186,7 +187,8 @@ class Scheduler(RedisScheduler):
     follow-up requests queued). A live worker refreshes ``<prefix>:alive:<run_id>`` every
     ``NEWSARCHIVE_REDIS_POLL``; when that key has expired (``NEWSARCHIVE_REDIS_HEARTBEAT_TTL``)
     the next idle worker claims the dead one's ledger (RENAME: one claimant) and queues its
-    requests again. A worker stopped gracefully queues its own unfinished requests again.
+    requests again. A worker stopped gracefully finishes what it took (Scrapy's graceful stop);
+    anything still noted when it closes is queued again.
 
     Stats are counted without the ``spider`` argument Scrapy 2.19 deprecates.
     """
@@ -201,6 +203,8 @@ class Scheduler(RedisScheduler):
 
     def open(self, spider: Any) -> None:
         super().open(spider)
+        if not isinstance(self.queue, PriorityQueue):  # the Lua script pops from a sorted set
+            raise ValueError("newsarchive's Scheduler needs scrapy_redis.queue.PriorityQueue")
         config = Archive.of(self.crawler).config
         self.keys = RedisKeys(config.redis_prefix)
         self.worker = Archive.of(self.crawler).run_id
@@ -430,10 +434,12 @@ def run_seed(args: argparse.Namespace) -> int:
     if not seeds:
         print("newsarchive seed: no usable seed: nothing pushed", file=sys.stderr)
         return EXIT_FATAL
-    prefix = _prefix_option(getattr(args, "settings", None) or [])
+    pairs = getattr(args, "settings", None) or []
+    prefix = _option(pairs, "NEWSARCHIVE_REDIS_PREFIX")
+    ttl = _fingerprint_ttl(_option(pairs, "NEWSARCHIVE_REDIS_FINGERPRINT_TTL"))
     server = connect(args.redis)
     try:
-        round_id = push_seeds(server, RedisKeys(prefix), seeds, _fingerprint_ttl())
+        round_id = push_seeds(server, RedisKeys(prefix), seeds, ttl)
     except redis.RedisError as exc:
         print(f"newsarchive seed: Redis at {redact_url(args.redis)}: {exc}", file=sys.stderr)
         return EXIT_FATAL
@@ -444,21 +450,21 @@ def run_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _prefix_option(pairs: list[str]) -> str:
+def _option(pairs: list[str], wanted: str) -> str:
+    """The value of ``-s wanted=VALUE``, else newsarchive.settings' default."""
     for pair in pairs:
         name, _, value = pair.partition("=")
-        if name.strip() == "NEWSARCHIVE_REDIS_PREFIX" and value:
+        if name.strip() == wanted and value:
             return value
     from newsarchive import settings
 
-    return settings.NEWSARCHIVE_REDIS_PREFIX
+    return str(getattr(settings, wanted))
 
 
 def _fingerprint_ttl(value: str | None = None) -> float:
-    from newsarchive import settings
     from newsarchive.config import parse_duration
 
-    return parse_duration(value or settings.NEWSARCHIVE_REDIS_FINGERPRINT_TTL)
+    return parse_duration(value or _option([], "NEWSARCHIVE_REDIS_FINGERPRINT_TTL"))
 
 
 # -- the worker's spider ---------------------------------------------------------------------
@@ -581,7 +587,7 @@ def run_worker(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    prefix = str(overrides.get("NEWSARCHIVE_REDIS_PREFIX") or _prefix_option([]))
+    prefix = _option(args.settings, "NEWSARCHIVE_REDIS_PREFIX")
     overrides = {**worker_settings(args.redis, prefix), **overrides, "NEWSARCHIVE_SEEDS": []}
     problem = _check_writable(args.output)
     if problem:

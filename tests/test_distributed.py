@@ -377,8 +377,10 @@ def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
     tmp_path, redis_url, sections_site
 ):
     output = tmp_path / "out"
-    run_newsarchive("seed", "--redis", redis_url, *seed_urls(sections_site)[:1])
-    worker = start_worker(redis_url, output, "-s", "NEWSARCHIVE_REDIS_IDLE_CLOSE=8")
+    prefix = ("-s", "NEWSARCHIVE_REDIS_PREFIX=other-archive")  # and keys of its own
+    seeded = run_newsarchive("seed", "--redis", redis_url, *prefix, *seed_urls(sections_site)[:1])
+    assert seeded.returncode == 0 and "other-archive:seeds" in seeded.stderr
+    worker = start_worker(redis_url, output, *prefix, "-s", "NEWSARCHIVE_REDIS_IDLE_CLOSE=8")
     try:
         deadline = time.monotonic() + 30
         while not (output / "runs").is_dir() or not list((output / "runs").glob("*.json")):
@@ -390,6 +392,9 @@ def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
         assert repair.returncode == 1
     finally:
         assert worker.wait(timeout=60) == 0, worker_log(worker)
+    server = redis.Redis.from_url(redis_url)
+    assert not server.keys("newsarchive:*")
+    assert server.hlen("other-archive:state:fetches") > 0
 
 
 def _merge_many(index_dir: str, worker: int) -> None:
