@@ -1,8 +1,9 @@
 """Retries that honour ``Retry-After`` (Scrapy's RetryMiddleware retries 429/503 at once).
 
 A 429 or 503 carrying ``Retry-After`` (seconds or an HTTP date) is retried after that long, at
-most RETRY_TIMES times like any retry. A server asking for more than
-``NEWSARCHIVE_RETRY_AFTER_MAX`` seconds is not retried: its answer is the recorded outcome.
+most RETRY_TIMES times like any retry, and the rest of that host's queue waits as long. A server
+asking for more than ``NEWSARCHIVE_RETRY_AFTER_MAX`` seconds is not retried: its answer is the
+recorded outcome.
 Every attempt is archived (WarcCaptureMiddleware sits closer to the downloader).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -79,5 +81,18 @@ class RetryAfterMiddleware(RetryMiddleware):
             request.meta[RETRY_AFTER_META_KEY] = "gave up after the retries Retry-After allowed"
             return response
         logger.info("%s: %s, retrying after %.1fs (Retry-After)", request.url, reason, delay)
+        self._hold_host(request, delay)
         await asyncio.sleep(delay)
         return retry
+
+    def _hold_host(self, request: Request, seconds: float) -> None:
+        """The rest of the host's queue waits too: Retry-After speaks for the server.
+
+        Scrapy sends a slot's next request ``download_delay`` after ``lastseen``; moving
+        ``lastseen`` ahead holds the slot (with a delay configured, as AutoThrottle does).
+        """
+        downloader = getattr(self.crawler.engine, "downloader", None)
+        slots = getattr(downloader, "slots", {})
+        slot = slots.get(request.meta.get("download_slot"))
+        if slot is not None and slot.download_delay():
+            slot.lastseen = max(slot.lastseen, time.monotonic() + seconds)

@@ -254,3 +254,18 @@ def test_retry_after_values():
 
 def test_hostile_seed_list_is_not_left_open(crawl: CrawlRun):
     assert not list(Path(crawl.output, "warc").glob("*.open"))
+
+
+def test_retry_after_holds_the_whole_host(server, tmp_path):
+    paths = ["/retry-after-once", "/ok", "/no-reason"]
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("".join(server.url(f"{path}?held") + "\n" for path in paths))
+    run = run_newsarchive(
+        "crawl", str(seeds), "-o", str(tmp_path / "out"), "--depth", "0", "--ignore-robots",
+        "--concurrency", "2", "-s", "DOWNLOAD_DELAY=0.2", "-s", "AUTOTHROTTLE_ENABLED=False",
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    first_503 = server.times("/retry-after-once?held")[0]
+    later = [moment for path, moment in server.requests
+             if path.endswith("?held") and moment > first_503]
+    assert later and all(moment - first_503 >= 1.0 for moment in later)
