@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING
 
 from newsarchive.config import VIA_META_KEY, Config
@@ -58,11 +59,23 @@ class AddressPolicy:
                 self._enabled = not any(is_private_host(host) for host in seed_hosts)
         return self._enabled
 
+    def _is_seed_robots_txt(self, request: Request) -> bool:
+        """robots.txt of a seed's own host: fetched for the seed, so allowed like the seed."""
+        parts = urlsplit(request.url)
+        seed_hosts = getattr(self.crawler.spider, "seed_hosts", ())
+        return (
+            parts.path == "/robots.txt"
+            and not request.meta.get("redirect_times")
+            and (parts.hostname or "") in seed_hosts
+        )
+
     def refusal(self, ip: IPAddress, request: Request) -> str | None:
         """Why ``request`` may not connect to ``ip``, or None if it may."""
         if not self.enabled or is_public_address(ip):
             return None
         if request.meta.get(VIA_META_KEY) == "seed" and not request.meta.get("redirect_times"):
+            return None
+        if self._is_seed_robots_txt(request):
             return None
         return (
             "a non-public address reached through a link or redirect "

@@ -205,10 +205,11 @@ def scoped_site(server, private_server) -> HostileServer:
     return server
 
 
-def scope_crawl(server, tmp_path: Path, *settings: str) -> CrawlRun:
+def scope_crawl(server, tmp_path: Path, *settings: str, robots: bool = False) -> CrawlRun:
     return run_newsarchive(
         "crawl", server.url("/scope/start"), server.url("/scope/redirect"),
-        server.url("/scope/offsite"), "-o", str(tmp_path / "out"), "--ignore-robots",
+        server.url("/scope/offsite"), "-o", str(tmp_path / "out"),
+        *(() if robots else ("--ignore-robots",)),
         "--allow-domain", "127.0.0.2", "--allow-domain", "localhost", *settings,
     )
 
@@ -216,8 +217,12 @@ def scope_crawl(server, tmp_path: Path, *settings: str) -> CrawlRun:
 def test_private_addresses_blocked_through_links_and_redirects(scoped_site, private_server,
                                                                tmp_path):
     before = sum(private_server.hits.values())
-    run = scope_crawl(scoped_site, tmp_path, "-s", "NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES=True")
+    robots_before = scoped_site.hits["/robots.txt"]
+    run = scope_crawl(
+        scoped_site, tmp_path, "-s", "NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES=True", robots=True
+    )
     assert "Traceback" not in run.stderr
+    assert scoped_site.hits["/robots.txt"] > robots_before  # the seed host's own robots.txt
     assert sum(private_server.hits.values()) == before  # never connected to 127.0.0.2
     assert scoped_site.hits[ARTICLE_PATH.format("via-localhost")] == 0
     lines = {line["url"]: line for line in run.jsonl_lines()}
