@@ -380,7 +380,7 @@ def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
     prefix = ("-s", "NEWSARCHIVE_REDIS_PREFIX=other-archive")  # and keys of its own
     seeded = run_newsarchive("seed", "--redis", redis_url, *prefix, *seed_urls(sections_site)[:1])
     assert seeded.returncode == 0 and "other-archive:seeds" in seeded.stderr
-    worker = start_worker(redis_url, output, *prefix, "-s", "NEWSARCHIVE_REDIS_IDLE_CLOSE=8")
+    worker = start_worker(redis_url, output, *prefix, "-s", "NEWSARCHIVE_REDIS_IDLE_CLOSE=5")
     try:
         deadline = time.monotonic() + 30
         while not (output / "runs").is_dir() or not list((output / "runs").glob("*.json")):
@@ -409,7 +409,7 @@ def _merge_many(index_dir: str, worker: int) -> None:
 def test_concurrent_index_merges_lose_no_line(tmp_path):
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")  # the children only write files
     merges = [context.Process(target=_merge_many, args=(str(tmp_path), w)) for w in range(3)]
     for process in merges:
         process.start()
@@ -418,6 +418,26 @@ def test_concurrent_index_merges_lose_no_line(tmp_path):
         assert process.exitcode == 0
     lines = (tmp_path / "index.cdxj").read_text().splitlines()
     assert len(lines) == 3 * 25 * 20 and lines == sorted(lines)
+
+
+def test_a_worker_given_seeds_pushes_them_and_crawls(tmp_path, sections_site, redis_url):
+    output = tmp_path / "out"
+    section = seed_urls(sections_site)[0]
+    crawled = run_newsarchive("crawl", "--redis", redis_url, "-o", str(output), section,
+                              *WORKER_OPTIONS)
+    assert crawled.returncode == 0, crawled.stderr
+    urls = {line["url"] for lines in jsonl_by_run(output).values() for line in lines}
+    assert urls == {section} | {sections_site.base_url + article_path(n)
+                                for n in section_articles(0)}
+    assert redis.Redis.from_url(redis_url).get("newsarchive:round") == b"1"
+
+
+def test_redis_passwords_stay_out_of_records():
+    from newsarchive.distributed import redact_url
+
+    assert redact_url("redis://:s3cret@db.internal:6380/2") == "redis://:***@db.internal:6380/2"
+    assert redact_url("redis://app:s3cret@db/0") == "redis://app:***@db/0"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
 
 
 def test_seed_and_worker_report_an_unreachable_redis(tmp_path):
