@@ -432,6 +432,37 @@ def test_a_worker_given_seeds_pushes_them_and_crawls(tmp_path, sections_site, re
     assert redis.Redis.from_url(redis_url).get("newsarchive:round") == b"1"
 
 
+def test_workers_writing_locally_then_gathered_into_one_archive(
+    tmp_path, sections_site, redis_url
+):
+    seeded = run_newsarchive("seed", "--redis", redis_url, *seed_urls(sections_site))
+    assert seeded.returncode == 0, seeded.stderr
+    local = [tmp_path / f"machine-{n}" / "archive" for n in (1, 2)]
+    for output in local:
+        output.parent.mkdir()
+    workers = [start_worker(redis_url, output) for output in local]
+    for worker in workers:
+        assert worker.wait(timeout=150) == 0, worker_log(worker)
+    gathered = tmp_path / "gathered"
+    for output in local:  # e.g. rsync -a --ignore-existing: no name is in both
+        for folder in ("warc", "articles", "runs"):
+            (gathered / folder).mkdir(parents=True, exist_ok=True)
+            for path in (output / folder).iterdir():
+                assert not (gathered / folder / path.name).exists()
+                shutil.copy2(path, gathered / folder / path.name)
+    indexed = run_newsarchive("index", "-o", str(gathered))
+    assert indexed.returncode == 0, indexed.stderr
+    local_lines = sorted(
+        line for output in local
+        for line in (output / "index" / "index.cdxj").read_text().splitlines()
+    )
+    assert (gathered / "index" / "index.cdxj").read_text().splitlines() == local_lines
+    urls = Counter(line["url"] for lines in jsonl_by_run(gathered).values() for line in lines)
+    assert set(urls) == page_urls(sections_site) and max(urls.values()) == 1
+    verified = run_newsarchive("verify", "-o", str(gathered))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
 def test_redis_passwords_stay_out_of_records():
     from newsarchive.distributed import redact_url
 
