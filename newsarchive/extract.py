@@ -42,10 +42,12 @@ from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
+from trafilatura.xml import xmltotxt
 from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom, to_unicode
 
+from newsarchive.cleanup import strip_boilerplate
 from newsarchive.digests import sha1_digest
-from newsarchive.metadata import Metadata, page_metadata
+from newsarchive.metadata import Metadata, access, page_images, page_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +155,9 @@ def extract_page(
 ) -> dict[str, Any]:
     """Decode and extract one page; return the JSONL extraction fields. Never raises.
 
-    Keys: title, author, published, language, sitename, description, categories, tags,
-    canonical_url, text, extraction_error, text_digest, encoding, and html if include_html.
+    Keys: title, author, published, modified, language, sitename, description, categories,
+    tags, canonical_url, text, markdown, word_count, images, access, extraction_error,
+    text_digest, encoding, and html if include_html (docs/jsonl.md).
     ``time_limit`` (seconds, main thread only) interrupts decoding and extraction via SIGALRM.
     """
     result = _blank_result(include_html)
@@ -179,7 +182,12 @@ def _blank_result(include_html: bool) -> dict[str, Any]:
         "categories": [],
         "tags": [],
         "canonical_url": None,
+        "modified": None,
         "text": "",
+        "markdown": "",
+        "word_count": 0,
+        "images": [],
+        "access": None,
         "extraction_error": None,
         "text_digest": sha1_digest(b""),
         "encoding": None,
@@ -236,12 +244,18 @@ def _extract_fields(html: str, url: str) -> dict[str, Any]:
         return {"extraction_error": "not parseable as HTML"}
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
     meta = page_metadata(tree, url)
-    # bare_extraction works on its own copy of the tree; its metadata step (htmldate's
-    # extensive search) is the slow part, replaced by newsarchive.metadata.
-    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
     fields = _metadata_fields(meta, url, canonical, language)
-    fields["text"] = _clean(doc.text) if isinstance(doc, Document) else ""
-    fields["extraction_error"] = None if fields["text"] else "no main text found"
+    fields["images"] = page_images(tree, url, meta)
+    # bare_extraction works on its own copy of the tree; its metadata step (htmldate's
+    # extensive search) is the slow part, replaced by newsarchive.metadata. Links, formatting
+    # and images left out: keeping them changes which text trafilatura picks (docs/quality.md).
+    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
+    if isinstance(doc, Document):
+        fields["text"] = strip_boilerplate(_clean(doc.text))
+        fields["markdown"] = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))
+    fields["word_count"] = len(fields.get("text", "").split())
+    fields["access"] = access(meta, fields["word_count"])
+    fields["extraction_error"] = None if fields.get("text") else "no main text found"
     return fields
 
 
@@ -252,6 +266,7 @@ def _metadata_fields(
         "title": _clean(meta.title) or None,
         "author": _clean(meta.author) or None,
         "published": meta.published,
+        "modified": meta.modified,
         "language": _language_tag(meta.language) or language,
         "sitename": _clean(meta.sitename) or None,
         "description": _clean(meta.description) or None,
@@ -508,3 +523,23 @@ def _kill_workers(executor: ProcessPoolExecutor) -> None:
     for process in list(processes.values()):
         if process.is_alive():
             process.kill()
+
+
+# --- the richer cleaned copy, as the JSONL line and the metadata record carry it --------------
+
+RICH_FIELDS = ("modified", "markdown", "word_count", "images", "access")
+
+
+def rich_fields(extraction: dict[str, Any], markdown: bool = True) -> dict[str, Any]:
+    """modified, markdown, word_count, images, access of an extraction result (docs/jsonl.md);
+    empty values for pages that were not extracted."""
+    fields = {
+        "modified": extraction.get("modified"),
+        "markdown": extraction.get("markdown") or "",
+        "word_count": extraction.get("word_count") or 0,
+        "images": list(extraction.get("images") or []),
+        "access": extraction.get("access"),
+    }
+    if not markdown:
+        del fields["markdown"]
+    return fields

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
 from lxml.html import HtmlElement
@@ -326,3 +327,54 @@ def _split(value: str | None) -> list[str]:
 def _split_all(values: list[str] | None) -> list[str]:
     parts = (part.strip() for value in values or [] for part in value.split(","))
     return list(dict.fromkeys(part for part in parts if part))
+
+
+# --- what the capture holds --------------------------------------------------------------------
+
+FULL, TEASER, PAYWALLED = "full", "teaser", "paywalled"
+TEASER_SHARE = 0.5  # extracted words below this share of the declared length: a teaser
+MIN_DECLARED_WORDS = 80  # shorter declared bodies say too little to judge by
+
+
+def access(meta: Metadata, words: int) -> str:
+    """``paywalled`` when JSON-LD says isAccessibleForFree: false; ``teaser`` when the text is
+    much shorter than the length the page declares (wordCount, or its articleBody); else
+    ``full``."""
+    if meta.accessible_for_free is False:
+        return PAYWALLED
+    declared = meta.word_count or (len(meta.article_body.split()) if meta.article_body else 0)
+    if declared >= MIN_DECLARED_WORDS and words < TEASER_SHARE * declared:
+        return TEASER
+    return FULL
+
+
+MAX_IMAGES = 20
+
+
+def page_images(tree: HtmlElement, url: str, meta: Metadata) -> list[dict[str, str | None]]:
+    """The main image (JSON-LD, else og:image) first, then the figures of the article with
+    their captions: ``[{"url", "caption", "role": "main"|"figure"}]``, absolute URLs."""
+    images: list[dict[str, str | None]] = []
+    if meta.image:
+        images.append(_image_entry(url, meta.image, meta.image_caption, "main"))
+    scope = next(iter(tree.iterfind(".//article")), None)
+    for figure in (scope if scope is not None else tree).iterfind(".//figure"):
+        img = next(iter(figure.iterfind(".//img")), None)
+        if img is None:
+            continue
+        src = img.get("src") or img.get("data-src") or ""
+        if not src.strip() or src.startswith("data:"):
+            continue
+        caption = next(iter(figure.iterfind(".//figcaption")), None)
+        text = " ".join(caption.text_content().split()) if caption is not None else None
+        images.append(_image_entry(url, src, text or img.get("alt") or None, "figure"))
+    unique = {entry["url"]: entry for entry in reversed(images) if entry["url"]}
+    ordered = [entry for entry in images if unique.get(entry["url"]) is entry]
+    return ordered[:MAX_IMAGES]
+
+
+def _image_entry(base: str, src: str, caption: str | None, role: str) -> dict[str, str | None]:
+    absolute = urljoin(base, src.strip())
+    if urlsplit(absolute).scheme not in ("http", "https"):
+        absolute = ""
+    return {"url": absolute, "caption": caption, "role": role}

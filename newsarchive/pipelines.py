@@ -9,7 +9,7 @@ from newsarchive import __version__
 from newsarchive.archive import Archive
 from newsarchive.captures import read_text
 from newsarchive.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
-from newsarchive.extract import ExtractionPool, decode_html
+from newsarchive.extract import ExtractionPool, decode_html, rich_fields
 from newsarchive.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
 from newsarchive.state import ArticleState
 from newsarchive.warc_writer import RecordPointer, WrittenRecord
@@ -147,6 +147,7 @@ class ArchivePipeline:
         metadata = {key: item.extraction.get(key) for key in METADATA_FIELDS}
         metadata["extractor"] = f"newsarchive/{__version__} trafilatura"
         metadata["text_digest"] = item.extraction.get("text_digest")
+        metadata.update(rich_fields(item.extraction, markdown=False))
         metadata_record = warc.make_record(
             "metadata",
             f"urn:pageinfo:{response.target_uri}",
@@ -221,6 +222,7 @@ def jsonl_line(item: PageItem, run_id: str, text_pointer: dict[str, Any] | None)
         default: Any = [] if key in ("categories", "tags") else None
         line[key] = extraction.get(key) or default
     line["text"] = extraction.get("text") or ""
+    line.update(rich_fields(extraction))
     line["extraction_error"] = extraction.get("extraction_error")
     if "html" in extraction:
         line["html"] = extraction["html"]

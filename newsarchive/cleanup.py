@@ -1,0 +1,133 @@
+"""Boilerplate lines that trafilatura keeps: cross-links into other articles, and the
+notices that trail a news article (subscription pitches, copyright, photo credits, sharing).
+
+Two generic rules, measured on the development set (docs/quality.md):
+
+1. A *cross-link line* starts with a "read also" marker in one of the common news languages
+   ("Read more:", "Lesen Sie auch:", "Lea también:", "Czytaj też:"...): it names another article,
+   so it goes, wherever it is. A line that is only such a marker ("Related articles",
+   "Weitere Artikel zum Thema") is a heading over a list of other articles: in the last third of
+   the text, or in the second half with only headlines after it, it goes with what follows.
+2. *Trailing notices*: from the end of the text backwards, lines that carry a notice marker
+   (©, "subscribe", "newsletter", "Foto:", "Quelle:", "Kommentar"...) go while they keep
+   coming; the first other line stops the trimming.
+3. Anywhere, a short line pitching a subscription or crediting a photo goes; among the first
+   lines, a dateline ("23.10.2018", "24. März 2004, 19:49 | Genesis") goes.
+"""
+
+from __future__ import annotations
+
+import re
+
+_READ_ALSO = (
+    r"read (?:more|also)|see also|also read|related(?: articles?| stories| content| posts?)?|"
+    r"more on|more from|recommended|"
+    r"(?:lesen sie|lies) (?:auch|hier|mehr)|auch lesen|auch interessant|mehr zum thema|"
+    r"mehr (?:themen|dazu|aus)|weitere (?:artikel|beiträge|themen|nachrichten|meldungen)|"
+    r"schon gelesen|zum weiterlesen|empfohlene (?:artikel|beiträge)|"
+    r"das (?:thema )?könnte (?:dich|sie) auch interessieren|top-themen|"
+    r"(?:lea|lee) (?:también|más)|vea también|puedes ver|le puede interesar|mira|mire|"
+    r"notas relacionadas|contenido relacionado|noticias relacionadas|más sobre|"
+    r"(?:à )?lire aussi|voir aussi|sur le même sujet|"
+    r"czytaj (?:też|także|również)|zobacz (?:też|także|również)|dowiedz się więcej|"
+    r"leggi anche|leia (?:também|mais)|veja também"
+)
+# a marker followed by a colon, », > or a dash, then the other article's title
+CROSS_LINK = re.compile(rf"^\W{{0,3}}(?:{_READ_ALSO})\s*(?::|»|>>|\||–|—)\s*\S", re.IGNORECASE)
+# a marker alone on its line (a heading), at most a few more words
+MARKER_HEADING = re.compile(rf"^\W{{0,3}}(?:{_READ_ALSO})\b[^.!?]{{0,30}}:?\s*$", re.IGNORECASE)
+NOTICE = re.compile(
+    r"©|\bcopyright\b|all rights reserved|alle rechte|derechos reservados|droits réservés|"
+    r"subscri|abonn|newsletter|sign up|log in|eingeloggt|registrier|suscr|"
+    r"follow (?:us|the)|folgen sie|síguenos|siguenos|\bteilen\b|\bshare\b|"
+    r"\b(?:foto|photo|bild|titelbild|beitragsbild|image|credit|crédits?|quelle|source|fot)\s*:|"
+    r"\bcategor(?:y|ie|ía)\s*:|\btags?\s*:|letzte (?:änderung|aktualisierung)|aktualisiert am|"
+    r"last (?:modified|updated)|kommentar|comment|werbung|anzeige|affiliate",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    r"jan|feb|mär|mar|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|ene|abr|ago|dic|janv|févr|"
+    r"avr|juil|août|déc|stycz|lut|kwi|czerw|lip|sierp|wrze|paź|listop|grud"
+)
+DATELINE = re.compile(
+    rf"\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}:\d{{2}}\b|"
+    rf"\b\d{{1,2}}\.? (?:{_MONTHS})\w*\.? \d{{4}}\b|\b(?:{_MONTHS})\w*\.? \d{{1,2}},? \d{{4}}\b",
+    re.IGNORECASE,
+)
+HEAD_LINES = 3  # date and byline lines are looked for among the first lines only
+DATELINE_WORDS = 8  # words besides the date: more is a sentence that mentions a date
+# Anywhere in the text, a short line pitching a subscription or crediting a photo.
+PROMO = re.compile(
+    r"newsletter|subscri|sign(?:ing)? up|abonnier|abonnez|anmelden|registrier|suscr[ií]b|"
+    r"hazte miembro|pour (?:lire la suite|accéder)|zaloguj|©|\bcopyright\b|"
+    r"\((?:foto|photo|credit|bild|fot)\b[^)]*\)|^(?:foto|photo|credit|bild|fot)\s*[.:]",
+    re.IGNORECASE,
+)
+PROMO_LINE = 200  # characters: longer lines are prose that mentions such words
+SHORT_LINE = 40  # characters: a heading-sized line
+NOTICE_LINE = 300  # characters: longer trailing lines are prose, whatever words they use
+HEADLINE = 120  # characters: longer lines under a related heading are paragraphs
+TAIL_SHARE = 3  # marker headings are cut in the last 1/TAIL_SHARE of the lines
+
+
+def strip_boilerplate(text: str) -> str:
+    """`text` without cross-link lines, related-article lists and trailing notices."""
+    lines = [line for line in text.split("\n") if not _promo(line.strip())]
+    lines = _cut_related_lists(lines)
+    return "\n".join(_trim_tail(_trim_head(lines))).strip()
+
+
+def _trim_head(lines: list[str]) -> list[str]:
+    """Date and byline lines among the first lines ("23.10.2018", "24. März 2004, 19:49 |
+    Genesis", "Kategorie: News"), often between the headline and the first paragraph."""
+    head = [
+        line for line in lines[:HEAD_LINES]
+        if not _dateline(line.strip()) and not _short_notice(line.strip())
+    ]  # fmt: skip
+    return head + lines[HEAD_LINES:] if head or len(lines) > HEAD_LINES else lines
+
+
+def _short_notice(line: str) -> bool:
+    return len(line) < SHORT_LINE and bool(NOTICE.search(line))
+
+
+def _dateline(line: str) -> bool:
+    if not line:
+        return True
+    match = DATELINE.search(line)
+    if not match:
+        return False
+    rest = DATELINE.sub(" ", line)
+    return len(re.findall(r"\w+", rest)) <= DATELINE_WORDS
+
+
+def _promo(line: str) -> bool:
+    if CROSS_LINK.match(line):
+        return True
+    return len(line) < PROMO_LINE and bool(PROMO.search(line))
+
+
+def _cut_related_lists(lines: list[str]) -> list[str]:
+    """Cut at a "related articles" heading in the last third of the text, or in the second
+    half when only headline-sized lines follow it."""
+    tail_start = len(lines) - len(lines) // TAIL_SHARE
+    for index in range(max(len(lines) // 2, 1), len(lines)):
+        if not MARKER_HEADING.match(lines[index].strip()):
+            continue
+        rest = lines[index + 1 :]
+        if index >= tail_start or all(len(line) <= HEADLINE for line in rest):
+            return lines[:index]
+    return lines
+
+
+def _trim_tail(lines: list[str]) -> list[str]:
+    end = len(lines)
+    while end > 1 and _notice(lines[end - 1].strip()):
+        end -= 1
+    return lines[:end]
+
+
+def _notice(line: str) -> bool:
+    if not line:
+        return True
+    return len(line) < NOTICE_LINE and bool(NOTICE.search(line))
