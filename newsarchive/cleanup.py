@@ -23,28 +23,42 @@ _READ_ALSO = (
     r"read (?:more|also)|see also|also read|related(?: articles?| stories| content| posts?)?|"
     r"more on|more from|recommended|"
     r"(?:lesen sie|lies) (?:auch|hier|mehr)|auch lesen|auch interessant|mehr zum thema|"
-    r"mehr (?:themen|dazu|aus)|weitere (?:artikel|beiträge|themen|nachrichten|meldungen)|"
+    r"mehr (?:themen|dazu|aus)|weitere (?:artikel|beiträge|nachrichten|meldungen)|"
     r"schon gelesen|zum weiterlesen|empfohlene (?:artikel|beiträge)|"
     r"das (?:thema )?könnte (?:dich|sie) auch interessieren|top-themen|"
     r"(?:lea|lee) (?:también|más)|vea también|puedes ver|le puede interesar|mira|mire|"
     r"notas relacionadas|contenido relacionado|noticias relacionadas|más sobre|"
     r"(?:à )?lire aussi|voir aussi|sur le même sujet|"
     r"czytaj (?:też|także|również)|zobacz (?:też|także|również)|dowiedz się więcej|"
-    r"leggi anche|leia (?:também|mais)|veja também"
+    r"leggi anche|leia (?:também|mais)|veja também|"
+    r"more (?:stories|news|articles)|top stories|you (?:may|might) also like|most read|"
+    r"recommended for you|meistgelesen|ähnliche (?:artikel|beiträge)|verwandte (?:artikel|themen)|"
+    r"weitere (?:aktuelle |interessante )?themen|(?:también )?te puede interesar|lo más leído|"
+    r"artículos relacionados|articles similaires|articoli correlati|powiązane"
 )
 # a marker followed by a colon, », > or a dash, then the other article's title
 CROSS_LINK = re.compile(rf"^\W{{0,3}}(?:{_READ_ALSO})\s*(?::|»|>>|\||–|—)\s*\S", re.IGNORECASE)
 # a marker alone on its line (a heading), at most a few more words
 MARKER_HEADING = re.compile(rf"^\W{{0,3}}(?:{_READ_ALSO})\b[^.!?]{{0,30}}:?\s*$", re.IGNORECASE)
-NOTICE = re.compile(
+# Markers of a trailing notice: strong ones at any length, weak ones on short lines only.
+STRONG_NOTICE = re.compile(
     r"©|\bcopyright\b|all rights reserved|alle rechte|derechos reservados|droits réservés|"
-    r"subscri|abonn|newsletter|sign up|log in|eingeloggt|registrier|suscr|"
-    r"follow (?:us|the)|folgen sie|síguenos|siguenos|\bteilen\b|\bshare\b|"
-    r"\b(?:foto|photo|bild|titelbild|beitragsbild|image|credit|crédits?|quelle|source|fot)\s*:|"
-    r"\bcategor(?:y|ie|ía)\s*:|\btags?\s*:|letzte (?:änderung|aktualisierung)|aktualisiert am|"
-    r"last (?:modified|updated)|kommentar|comment|werbung|anzeige|affiliate",
+    r"newsletter|\b(?:foto|photo|bild|titelbild|beitragsbild|image|credit|crédits?|quelle|"
+    r"source|fot)\s*:|\b[ck]ategor(?:y|ie|ía)\s*:|\btags?\s*:|letzte (?:änderung|aktualisierung)|"
+    r"aktualisiert am|last (?:modified|updated)|creative commons|\bcc-by\b|prawem autorskim|"
+    r"\b(?:on|auf|en|sur) (?:twitter|facebook|instagram|telegram|youtube)\b|"
+    r"download .{0,40}\bapps?\b|\bapps? (?:for|für) (?:ios|android)",
     re.IGNORECASE,
 )
+WEAK_NOTICE = re.compile(
+    r"subscri|abonn|sign up|log in|eingeloggt|registrier|suscr|follow (?:us|the)|folgen sie|"
+    r"síguenos|siguenos|\bteilen\b|\bshare\b|kommentar|comment|werbung|anzeige|affiliate|"
+    r"donat|spende|support(?:ing)? (?:us|our)|unterstütz|whatsapp|telegram|youtube|telefon|"
+    r"phone|e-mail",
+    re.IGNORECASE,
+)
+WEAK_NOTICE_LINE = 100  # characters: longer lines with only a weak marker are prose
+
 _MONTHS = (
     r"jan|feb|mär|mar|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|ene|abr|ago|dic|janv|févr|"
     r"avr|juil|août|déc|stycz|lut|kwi|czerw|lip|sierp|wrze|paź|listop|grud"
@@ -88,7 +102,7 @@ def _trim_head(lines: list[str]) -> list[str]:
 
 
 def _short_notice(line: str) -> bool:
-    return len(line) < SHORT_LINE and bool(NOTICE.search(line))
+    return len(line) < SHORT_LINE and _notice(line)
 
 
 def _dateline(line: str) -> bool:
@@ -130,4 +144,6 @@ def _trim_tail(lines: list[str]) -> list[str]:
 def _notice(line: str) -> bool:
     if not line:
         return True
-    return len(line) < NOTICE_LINE and bool(NOTICE.search(line))
+    if len(line) < WEAK_NOTICE_LINE and WEAK_NOTICE.search(line):
+        return True
+    return len(line) < NOTICE_LINE and bool(STRONG_NOTICE.search(line))
