@@ -34,18 +34,23 @@ _READ_ALSO = (
     r"more (?:stories|news|articles)|top stories|you (?:may|might) also like|most read|"
     r"recommended for you|meistgelesen|ähnliche (?:artikel|beiträge)|verwandte (?:artikel|themen)|"
     r"weitere (?:aktuelle |interessante )?themen|(?:también )?te puede interesar|lo más leído|"
-    r"artículos relacionados|articles similaires|articoli correlati|powiązane"
+    r"artículos relacionados|articles similaires|articoli correlati|powiązane|"
+    r"tags|schlagwörter|stichwörter|themen|temas|sujets|tematy|weitere informationen|"
+    r"vorschau auf"
 )
 # a marker followed by a colon, », > or a dash, then the other article's title
 CROSS_LINK = re.compile(rf"^\W{{0,3}}(?:{_READ_ALSO})\s*(?::|»|>>|\||–|—)\s*\S", re.IGNORECASE)
 # a marker alone on its line (a heading), at most a few more words
-MARKER_HEADING = re.compile(rf"^\W{{0,3}}(?:{_READ_ALSO})\b[^.!?]{{0,30}}:?\s*$", re.IGNORECASE)
+MARKER_HEADING = re.compile(
+    rf"^\W{{0,3}}(?!mir[ae]\b)(?:{_READ_ALSO})(?=\s|:|\?|$)[^.!?]{{0,30}}[:?]?\s*$", re.IGNORECASE
+)  # ("Mira"/"Mire" only with a colon: alone they are names too)
 # Markers of a trailing notice: strong ones at any length, weak ones on short lines only.
 STRONG_NOTICE = re.compile(
     r"©|\bcopyright\b|all rights reserved|alle rechte|derechos reservados|droits réservés|"
     r"newsletter|\b(?:foto|photo|bild|titelbild|beitragsbild|image|credit|crédits?|quelle|"
-    r"source|fot)\s*:|\b[ck]ategor(?:y|ie|ía)\s*:|\btags?\s*:|letzte (?:änderung|aktualisierung)|"
+    r"source|fot)\s*:|^\W*(?:[ck]ategor(?:y|ie|ía)|tags?)\s*:|letzte (?:änderung|aktualisierung)|"
     r"aktualisiert am|last (?:modified|updated)|creative commons|\bcc-by\b|prawem autorskim|"
+    r"\b(?:follow|folge|folgen sie|síguenos|siguenos|suivez|find) [^.]{0,60}"
     r"\b(?:on|auf|en|sur) (?:twitter|facebook|instagram|telegram|youtube)\b|"
     r"download .{0,40}\bapps?\b|\bapps? (?:for|für) (?:ios|android)",
     re.IGNORECASE,

@@ -206,8 +206,9 @@ def test_cross_links_and_trailing_notices_go() -> None:
     assert strip_boilerplate(text) == "\n".join(["Council passes budget", *PROSE])
 
 
-def test_related_list_after_a_heading_in_the_tail_goes() -> None:
-    text = "\n".join([*PROSE, "Related articles", "Mayor under pressure", "Trams run late"])
+@pytest.mark.parametrize("heading", ["Related articles", "Schon gelesen?", "Tags", "Temas:"])
+def test_related_list_after_a_heading_in_the_tail_goes(heading: str) -> None:
+    text = "\n".join([*PROSE, heading, "Mayor under pressure", "Trams run late"])
     assert strip_boilerplate(text) == "\n".join(PROSE)
 
 
@@ -220,6 +221,10 @@ def test_prose_mentioning_markers_stays() -> None:
         "final session started in the old hall next to the market square on Thursday evening.",
         "Related articles in the archive show the same debate in 2019.",
         PROSE[1],
+        "The mayor posted the result on Facebook. Nobody replied.",
+        "The minutes are filed under Kategorie:Council in the city wiki.",
+        "MIRA-Award",
+        "Nominated in 2013",
     ]
     assert strip_boilerplate("\n".join(lines)) == "\n".join(lines)
 
