@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -117,7 +118,12 @@ def commands(chosen: list[runs.Runner]) -> list[str]:
     return [f"{r.key}: " + lines[r.key].replace(str(runs.VENV_BIN), ".venv/bin") for r in chosen]
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the `with SiteServer`: no orphaned nginx
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse_args(argv)
     sizes, repeat, plan = plan_of(args)
     work = args.work or Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))

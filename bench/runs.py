@@ -119,6 +119,8 @@ def naive_scrapy(ctx: Context) -> Measurement:
 def wget(ctx: Context) -> Measurement:
     out = _scratch(ctx, "d")
     command = wget_command(ctx, out)
+    if not os.access(WGET, os.X_OK):
+        return Measurement("d", command, -1, 0.0, 0.0, 0, note="wget not installed")
     measured = run("d", command, cwd=out, timeout=ctx.timeout, log=out / "log")
     measured.pages = sum(1 for _ in (out / "files").rglob("*.html"))
     measured.extra["warc_bytes"] = sum(p.stat().st_size for p in out.glob("*.warc.gz"))
