@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"newsarchive reextract: {exc}", file=sys.stderr)
         return 1
     try:
-        stats = Reextraction(layout, run_id, sources).run()
+        stats = Reextraction(layout, run_id, sources).run(include_reextracted=bool(args.run))
     finally:
         lock.release()
     print(
@@ -93,8 +93,13 @@ class Reextraction:
         # responses by record id, to find what a revisit refers to
         self.responses: dict[str, dict[str, Any]] = {}
 
-    def run(self) -> dict[str, int]:
-        lines = list(_lines(self.sources))
+    def run(self, include_reextracted: bool = False) -> dict[str, int]:
+        # without --run, earlier re-extractions are not re-extracted again (their lines would
+        # repeat the crawl's); a re-extraction named by --run is
+        lines = [
+            line for line in _lines(self.sources)
+            if include_reextracted or "reextracted_from" not in line
+        ]  # fmt: skip
         for line in lines:
             pointer = (line.get("warc") or {}).get("response")
             if pointer:

@@ -76,6 +76,18 @@ def test_archive_still_verifies(archived: tuple[CrawlRun, CrawlRun]) -> None:
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+def test_second_reextraction_does_not_repeat_the_first(
+    archived: tuple[CrawlRun, CrawlRun],
+) -> None:
+    crawl, _ = archived
+    before = {p.stem for p in (crawl.output / "articles").glob("*.jsonl")}
+    again = run_newsarchive("reextract", "-o", str(crawl.output))
+    assert again.returncode == 0, again.stderr
+    [new] = [p for p in (crawl.output / "articles").glob("*.jsonl") if p.stem not in before]
+    crawl_run = crawl.manifests()[0]["run_id"]
+    assert {line["reextracted_from"]["run_id"] for line in lines_of(new)} == {crawl_run}
+
+
 def test_unknown_run_is_an_error(tmp_path: Path) -> None:
     result = run_newsarchive("reextract", "-o", str(tmp_path), "--run", "20240101T000000Z-0000")
     assert result.returncode == 1
