@@ -60,6 +60,8 @@ _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<
 
 HARD_GRACE = 5.0  # seconds past the soft limit before a stuck worker ends itself
 PARENT_MARGIN = 10.0  # seconds past the hard limit before the parent gives up on a worker
+MIN_DETECTABLE = 200  # characters of text below which its language is not guessed
+DETECTED_SAMPLE = 5000  # characters of text the language is guessed from
 MAX_RESTARTS = 3  # pools replaced in a row without a page finishing before giving up
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -253,6 +255,8 @@ def _extract_fields(html: str, url: str) -> dict[str, Any]:
     if isinstance(doc, Document):
         fields["text"] = strip_boilerplate(_clean(doc.text))
         fields["markdown"] = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))
+    if not fields["language"]:
+        fields["language"] = detect_language(fields.get("text", ""))
     fields["word_count"] = len(fields.get("text", "").split())
     fields["access"] = access(meta, fields["word_count"])
     fields["extraction_error"] = None if fields.get("text") else "no main text found"
@@ -275,6 +279,17 @@ def _metadata_fields(
         # rel=canonical first; else the JSON-LD / og:url when it names another URL
         "canonical_url": canonical or _other_url(meta.url, url),
     }
+
+
+def detect_language(text: str) -> str | None:
+    """The language of a text the page did not declare (py3langid, ~0.1 ms), or None when the
+    text is too short to tell."""
+    if len(text) < MIN_DETECTABLE:
+        return None
+    import py3langid  # loads its model (0.5 s) on first use, in each worker's warm-up
+
+    language, _ = py3langid.classify(text[:DETECTED_SAMPLE])
+    return language or None
 
 
 def _other_url(candidate: str | None, url: str) -> str | None:

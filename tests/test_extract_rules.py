@@ -235,3 +235,27 @@ def test_cleanup_applies_to_extracted_text() -> None:
     assert PROSE[3] in result["text"]
     assert "Mayor under pressure" not in result["text"]
     assert "City Times" not in result["text"] and "City Times" not in result["markdown"]
+
+
+# --- language --------------------------------------------------------------------------------
+
+GERMAN = (
+    "Der Stadtrat hat am Donnerstagabend nach einer fast siebenstündigen Debatte den Haushalt "
+    "für das kommende Jahr beschlossen. Die Ausgaben für den Nahverkehr steigen deutlich, "
+    "während die Mittel für die Straßen auf dem Stand des Vorjahres bleiben."
+)
+
+
+def test_undeclared_language_is_detected_from_the_text() -> None:
+    body = f"<html><body><article><p>{GERMAN}</p><p>{GERMAN}</p></article></body></html>"
+    assert extract_page(body.encode(), URL, "text/html; charset=utf-8")["language"] == "de"
+
+
+def test_declared_language_wins_over_detection() -> None:
+    body = f"<html lang='fr'><body><article><p>{GERMAN}</p><p>{GERMAN}</p></article></body></html>"
+    assert extract_page(body.encode(), URL, "text/html; charset=utf-8")["language"] == "fr"
+
+
+def test_short_text_gets_no_guess() -> None:
+    body = "<html><body><article><p>Kurz und knapp.</p></article></body></html>"
+    assert extract_page(body.encode(), URL, "text/html; charset=utf-8")["language"] is None
