@@ -152,6 +152,36 @@ def running_run(layout: Layout) -> str | None:
         os.close(fd)
 
 
+def workers_running(layout: Layout) -> bool:
+    """Whether distributed workers (``crawl --redis``) hold the output's lock: they hold it
+    shared, so an exclusive try fails while a shared one succeeds."""
+    try:
+        fd = os.open(layout.state / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def unfinished_runs(layout: Layout) -> set[str]:
+    """Run ids whose manifest says they have not finished (running, or killed)."""
+    runs = set()
+    for path in layout.runs.glob("*.json") if layout.runs.is_dir() else ():
+        try:
+            if json.loads(path.read_text()).get("finished") is None:
+                runs.add(path.stem)
+        except (OSError, ValueError):
+            continue
+    return runs
+
+
 def _check_unfinished(layout: Layout, result: Verification) -> set[str]:
     live: set[str] = set()
     running = running_run(layout)
@@ -159,9 +189,13 @@ def _check_unfinished(layout: Layout, result: Verification) -> set[str]:
         live.add(running)
         result.notes.append(f"a crawl (run {running or 'unknown'}) is writing to this archive: "
                             "its unfinished files are not checked")
+    elif workers_running(layout):  # on any host: every unfinished run may be a live worker
+        live |= unfinished_runs(layout)
+        result.notes.append("distributed workers (crawl --redis) are writing to this archive: "
+                            "the files of unfinished runs are not checked")
     for path in sorted(layout.warc.glob(f"*{OPEN_SUFFIX}")) if layout.warc.is_dir() else ():
         where = f"warc/{path.name}"
-        if writer_is_alive(path) or (running is not None and run_of(path) == running):
+        if writer_is_alive(path) or run_of(path) in live:
             live.add(run_of(path))
             result.notes.append(f"{where} is being written by a running crawl: not checked")
         else:

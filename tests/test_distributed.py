@@ -378,14 +378,19 @@ def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
 ):
     output = tmp_path / "out"
     prefix = ("-s", "NEWSARCHIVE_REDIS_PREFIX=other-archive")  # and keys of its own
-    seeded = run_newsarchive("seed", "--redis", redis_url, *prefix, *seed_urls(sections_site)[:1])
-    assert seeded.returncode == 0 and "other-archive:seeds" in seeded.stderr
-    worker = start_worker(redis_url, output, *prefix, "-s", "NEWSARCHIVE_REDIS_IDLE_CLOSE=5")
+    worker = start_worker(redis_url, output, *prefix, "-s", "NEWSARCHIVE_REDIS_IDLE_CLOSE=8")
     try:
         deadline = time.monotonic() + 30
         while not (output / "runs").is_dir() or not list((output / "runs").glob("*.json")):
             assert time.monotonic() < deadline, worker_log(worker)
             time.sleep(0.1)
+        # a worker waiting for seeds has its pending index and no WARC yet: not a killed run
+        verified = run_newsarchive("verify", "-o", str(output))
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "distributed workers" in verified.stdout + verified.stderr
+        seeded = run_newsarchive("seed", "--redis", redis_url, *prefix,
+                                 *seed_urls(sections_site)[:1])
+        assert seeded.returncode == 0 and "other-archive:seeds" in seeded.stderr
         embedded = run_newsarchive("crawl", seed_urls(sections_site)[0], "-o", str(output))
         assert embedded.returncode == 1 and "distributed workers" in embedded.stderr
         repair = run_newsarchive("repair", "-o", str(output))
@@ -395,6 +400,7 @@ def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
     server = redis.Redis.from_url(redis_url)
     assert not server.keys("newsarchive:*")
     assert server.hlen("other-archive:state:fetches") > 0
+    assert run_newsarchive("verify", "-o", str(output)).returncode == 0
 
 
 def _merge_many(index_dir: str, worker: int) -> None:
