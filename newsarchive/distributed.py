@@ -541,8 +541,9 @@ class DistributedArticlesSpider(RedisMixin, ArticlesSpider):
         self.idle_since = None
 
     def spider_idle(self) -> None:
-        """Take more seeds; close once the frontier and the seed list stayed empty for
-        ``NEWSARCHIVE_REDIS_IDLE_CLOSE`` (0: never), measured from the first idle moment."""
+        """Take more seeds, and what dead workers left in flight; close once the frontier and
+        the seed list stayed empty, and no other worker had anything in flight, for
+        ``NEWSARCHIVE_REDIS_IDLE_CLOSE`` (0: never)."""
         requests = self.next_requests()
         for request in requests:
             self.crawler.engine.crawl(request)
