@@ -27,8 +27,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import trafilatura
 
 from newsarchive.demo.server import SiteServer
+from newsarchive.extract import decode_html, extract_page
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "trafilatura-evalset.tar.gz"
@@ -169,17 +173,11 @@ def score(pages: Iterable[EvalPage], texts: dict[str, str]) -> Score:
 
 
 def newsarchive_text(body: bytes, url: str, content_type: str) -> str:
-    from newsarchive.extract import extract_page
-
     return extract_page(body, url, content_type)["text"]
 
 
 def trafilatura_text(body: bytes, url: str, content_type: str) -> str:
     """trafilatura alone (include_comments=False) on the same HTML, decoded the same way."""
-    import trafilatura
-
-    from newsarchive.extract import decode_html
-
     html, _ = decode_html(body, content_type)
     return trafilatura.extract(html, include_comments=False) or ""
 
@@ -254,8 +252,6 @@ def crawl(base_url: str, paths: Iterable[str], workdir: Path) -> CrawlResult:
 
 
 def _path_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).path
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -220,7 +220,11 @@ def meta_values(tree: HtmlElement) -> dict[str, list[str]]:
     return found
 
 
-def _first(values: dict[str, list[str]], keys: tuple[str, ...], convert=None) -> str | None:
+def _first(
+    values: dict[str, list[str]],
+    keys: tuple[str, ...],
+    convert: Callable[[str], str | None] | None = None,
+) -> str | None:
     for key in keys:
         for value in values.get(key, ()):
             result = convert(value) if convert else value

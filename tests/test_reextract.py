@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from pathlib import Path
 
+import brotli
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
@@ -96,11 +99,6 @@ def test_unknown_run_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "gzip, br"])
 def test_content_decoding(coding: str) -> None:
-    import gzip
-    import zlib
-
-    import brotli
-
     body = "<p>Grüße</p>".encode() * 50
     encode = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}
     payload = body
