@@ -76,13 +76,15 @@ def jobdir_of(layout: Layout, run_id: str) -> Path:
 
 
 def resumable_run(layout: Layout) -> dict | None:
-    """The manifest of the latest run that did not run to its end, if any."""
+    """The manifest of the latest crawl that did not run to its end, if any."""
     manifests = []
     for path in layout.runs.glob("*.json") if layout.runs.is_dir() else ():
         try:
-            manifests.append(json.loads(path.read_text()))
+            manifest = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        if manifest.get("kind", "crawl") == "crawl":  # re-extractions are not resumable crawls
+            manifests.append(manifest)
     manifests.sort(key=lambda manifest: manifest.get("started") or "")
     if manifests and manifests[-1].get("finish_reason") in RESUMABLE_REASONS:
         return manifests[-1]
