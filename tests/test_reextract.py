@@ -111,12 +111,12 @@ def test_resume_ignores_reextraction_manifests(tmp_path: Path) -> None:
     import json
 
     from newsarchive.archive import Layout
-    from newsarchive.runs import RESUMABLE_REASONS, resumable_run
+    from newsarchive.runs import resumable_run
 
     layout = Layout(tmp_path)
     layout.runs.mkdir(parents=True)
     killed = {"run_id": "20261127T100000Z-aaaa", "started": "2026-11-27T10:00:00Z",
-              "finish_reason": sorted(RESUMABLE_REASONS)[0]}
+              "finish_reason": "shutdown"}
     later = {"run_id": "20261127T110000Z-bbbb", "kind": "reextract",
              "started": "2026-11-27T11:00:00Z"}
     for manifest in (killed, later):
