@@ -141,7 +141,9 @@ def changing(tmp_path_factory):
         site.rotate()
         runs.append(crawl(server, output, "--revisit-after", "0"))
         # A fourth run with the default policy (6h): only what the sitemap says was modified
-        # after its last capture is fetched again, besides the seeds themselves.
+        # after its last capture is fetched again, besides the seeds themselves. The lastmod has
+        # whole seconds: wait past the second of the last capture so it is strictly newer.
+        time.sleep(1.1)
         site.bump_sitemap(EDITED, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"))
         server.clear()
         runs.append(crawl(server, output))
