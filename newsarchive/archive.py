@@ -294,19 +294,16 @@ class Archive:
                 stream.close()
 
     def warcinfo(self) -> dict[str, str]:
-        return {
-            "software": f"newsarchive/{__version__} (scrapy, warcio, trafilatura)",
-            "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-            "isPartOf": self.run_id,
-            "hostname": os.uname().nodename,
-            "operator": self.config.operator or "unknown",
-            "http-header-user-agent": str(self.settings_snapshot.get("USER_AGENT", "")),
-            "robots": "obey" if self.settings_snapshot.get("ROBOTSTXT_OBEY") else "ignore",
-            "python": sys.version.split()[0],
-            "versions": json.dumps(package_versions(), sort_keys=True),
-            "crawl-settings": json.dumps(self.settings_snapshot, sort_keys=True, default=str),
-        }
+        return warcinfo_fields(
+            self.run_id,
+            "scrapy, warcio, trafilatura",
+            operator=self.config.operator or "unknown",
+            **{
+                "http-header-user-agent": str(self.settings_snapshot.get("USER_AGENT", "")),
+                "robots": "obey" if self.settings_snapshot.get("ROBOTSTXT_OBEY") else "ignore",
+                "crawl-settings": json.dumps(self.settings_snapshot, sort_keys=True, default=str),
+            },
+        )
 
     def manifest(self, finished: datetime | None = None) -> dict[str, Any]:
         stats = self.stats
@@ -377,6 +374,20 @@ _RECORDED_SCRAPY_SETTINGS = {
     "DOWNLOAD_TIMEOUT",
     "DOWNLOAD_MAXSIZE",
 }
+
+
+def warcinfo_fields(run_id: str, tools: str, **extra: str) -> dict[str, str]:
+    """The warcinfo record of every WARC file newsarchive writes (crawls and re-extractions)."""
+    return {
+        "software": f"newsarchive/{__version__} ({tools})",
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "isPartOf": run_id,
+        "hostname": os.uname().nodename,
+        **extra,
+        "python": sys.version.split()[0],
+        "versions": json.dumps(package_versions(), sort_keys=True),
+    }
 
 
 def package_versions() -> dict[str, str]:

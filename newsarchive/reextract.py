@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import io
 import json
-import os
 import sys
 import zlib
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import brotli
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive import __version__
-from newsarchive.archive import Layout, new_run_id, package_versions
+from newsarchive.archive import Layout, new_run_id, package_versions, warcinfo_fields
 from newsarchive.captures import read_record
 from newsarchive.cdxj import cdxj_line, merge_into_index
 from newsarchive.extract import ExtractionPool, rich_fields
@@ -212,16 +211,12 @@ class Reextraction:
         return conversion.pointer.as_dict()
 
     def _warcinfo(self) -> dict[str, str]:
-        return {
-            "software": f"newsarchive/{__version__} (reextract: warcio, trafilatura)",
-            "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-            "isPartOf": self.run_id,
-            "hostname": os.uname().nodename,
-            "description": "re-extraction of archived responses: "
-            + ", ".join(path.stem for path in self.sources),
-            "versions": json.dumps(package_versions(), sort_keys=True),
-        }
+        sources = ", ".join(path.stem for path in self.sources)
+        return warcinfo_fields(
+            self.run_id,
+            "reextract: warcio, trafilatura",
+            description=f"re-extraction of archived responses: {sources}",
+        )
 
     def _write_manifest(self, files: list[str]) -> None:
         self.layout.runs.mkdir(parents=True, exist_ok=True)
