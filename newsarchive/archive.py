@@ -30,6 +30,8 @@ from newsarchive.warc_writer import WarcFileWriter, WrittenRecord
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from newsarchive.extract import ExtractionPool
+
 _CRAWLER_ATTRIBUTE = "_newsarchive_archive"
 
 
@@ -110,6 +112,8 @@ class Archive:
         self.seeds: list[str] = []
         self.warc: WarcFileWriter | None = None
         self.state: StateStore | None = None
+        # extraction workers (newsarchive.extract), run by the ExtractionPipeline while open
+        self.workers: ExtractionPool | None = None
         self.lock: RunLock | None = None
         self.written_urls: set[str] = set()  # JSONL lines this run wrote before a resume
         self.resumed_at: list[str] = []

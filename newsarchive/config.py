@@ -45,6 +45,7 @@ class Config:
     block_private_addresses: bool | None
     seeds: tuple[str, ...]
     requisites: bool = True
+    links_in_workers: bool = True
     requisites_max: int = 60
     requisites_maxsize: int = 8 * 1024 * 1024
     state: str = "sqlite"
@@ -70,6 +71,7 @@ class Config:
             extract=settings.getbool("NEWSARCHIVE_EXTRACT"),
             extract_workers=workers if workers > 0 else (os.cpu_count() or 1),
             extract_timeout=settings.getfloat("NEWSARCHIVE_EXTRACT_TIMEOUT"),
+            links_in_workers=settings.getbool("NEWSARCHIVE_LINKS_IN_WORKERS"),
             jsonl_html=settings.getbool("NEWSARCHIVE_JSONL_HTML"),
             depth=settings.getint("NEWSARCHIVE_DEPTH"),
             allowed_domains=tuple(settings.getlist("NEWSARCHIVE_ALLOWED_DOMAINS")),

@@ -33,21 +33,24 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
-from lxml.html import HtmlElement
-from trafilatura import bare_extraction
-from trafilatura.settings import Document
-from trafilatura.utils import load_html
-from trafilatura.xml import xmltotxt
 from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom, to_unicode
+from w3lib.html import get_base_url
 
 from newsarchive.cleanup import strip_boilerplate
 from newsarchive.digests import sha1_digest
-from newsarchive.metadata import Metadata, access, page_images, page_metadata
+from newsarchive.links import links_in_tree
+from newsarchive.requisites import requisites_in_tree
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+    from newsarchive.metadata import Metadata
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +150,32 @@ class PageTimeout(BaseException):
     """
 
 
+@dataclass(frozen=True)
+class PageJob:
+    """One fetched page to decode and parse once, and what to find in it."""
+
+    body: bytes
+    url: str  # the page's own URL (after redirects): the base of its links
+    content_type: str | None
+    extract: bool = True  # the cleaned copy (extraction fields)
+    include_html: bool = False
+    links: bool = False  # the links the spider may follow (newsarchive.links)
+    related_titles: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    requisites: bool = False  # what the page loads to display (newsarchive.requisites)
+
+
+@dataclass
+class PageAnalysis:
+    """What a :class:`PageJob` asked for. ``None`` where it was not asked for or could not be
+    found (the caller then finds links and requisites itself)."""
+
+    extraction: dict[str, Any] | None = None
+    links: list[tuple[str, str]] | None = None  # (url, via) in newsarchive.links' order
+    unmatched_titles: list[str] = field(default_factory=list)
+    requisites: list[str] | None = None
+
+
 def extract_page(
     body: bytes,
     url: str,
@@ -162,15 +191,56 @@ def extract_page(
     text_digest, encoding, and html if include_html (docs/jsonl.md).
     ``time_limit`` (seconds, main thread only) interrupts decoding and extraction via SIGALRM.
     """
-    result = _blank_result(include_html)
+    job = PageJob(body, url, content_type, include_html=include_html)
+    extraction = analyse_page(job, time_limit).extraction
+    assert extraction is not None
+    return extraction
+
+
+def analyse_page(job: PageJob, time_limit: float | None = None) -> PageAnalysis:
+    """Decode and parse `job`'s page once and find what it asks for. Never raises: extraction
+    failures become its ``extraction_error``; links and requisites not found stay None."""
+    analysis = PageAnalysis(extraction=_blank_result(job.include_html) if job.extract else None)
+    result = analysis.extraction if analysis.extraction is not None else {}
     try:
-        _fill_result(result, body, url, content_type, include_html, time_limit)
+        _analyse(job, analysis, result, time_limit)
     except PageTimeout:
         result["extraction_error"] = f"timed out after {time_limit:g}s"
     except Exception as exc:  # contract: every failure becomes a reason string
         result["extraction_error"] = _describe(exc)
-    result["text_digest"] = sha1_digest(result["text"].encode("utf-8", "replace"))
-    return result
+    if analysis.extraction is not None:
+        result["text_digest"] = sha1_digest(result["text"].encode("utf-8", "replace"))
+    return analysis
+
+
+def _analyse(
+    job: PageJob, analysis: PageAnalysis, result: dict[str, Any], time_limit: float | None
+) -> None:
+    mime = _mime_type(job.content_type)
+    if not _is_html(mime, job.body):
+        result["extraction_error"] = f"not HTML ({mime or 'no content type'})"
+        return
+    with _time_limit(time_limit):
+        html, result["encoding"] = decode_html(job.body, job.content_type)
+        if job.include_html:
+            result["html"] = html
+        tree = parse_html(html)
+        if tree is not None and (job.links or job.requisites):
+            _find_links(job, analysis, tree, get_base_url(html[:4096], job.url))
+        if job.extract:
+            if tree is None:
+                result["extraction_error"] = "not parseable as HTML"
+            else:
+                result.update(fields_from_tree(tree, job.url))
+
+
+def _find_links(job: PageJob, analysis: PageAnalysis, tree: HtmlElement, base: str) -> None:
+    if job.links:
+        found = links_in_tree(tree, base, job.url, job.related_titles, job.allowed_domains)
+        analysis.links = [(link.url, link.via) for link in found.links]
+        analysis.unmatched_titles = found.unmatched_titles
+    if job.requisites:
+        analysis.requisites = requisites_in_tree(tree, base)
 
 
 def _blank_result(include_html: bool) -> dict[str, Any]:
@@ -199,25 +269,6 @@ def _blank_result(include_html: bool) -> dict[str, Any]:
     return result
 
 
-def _fill_result(
-    result: dict[str, Any],
-    body: bytes,
-    url: str,
-    content_type: str | None,
-    include_html: bool,
-    time_limit: float | None,
-) -> None:
-    mime = _mime_type(content_type)
-    if not _is_html(mime, body):
-        result["extraction_error"] = f"not HTML ({mime or 'no content type'})"
-        return
-    with _time_limit(time_limit):
-        html, result["encoding"] = decode_html(body, content_type)
-        if include_html:
-            result["html"] = html
-        result.update(_extract_fields(html, url))
-
-
 def _mime_type(content_type: str | bytes | None) -> str:
     if isinstance(content_type, bytes):
         content_type = content_type.decode("latin-1")
@@ -239,11 +290,22 @@ def _describe(exc: BaseException) -> str:
     return reason[:200]
 
 
-def _extract_fields(html: str, url: str) -> dict[str, Any]:
+def parse_html(html: str) -> HtmlElement | None:
+    """The lxml tree of a decoded page, parsed as trafilatura parses it (None if not HTML)."""
+    from trafilatura.utils import load_html  # trafilatura is loaded where pages are extracted
+
     # A leftover XML declaration makes lxml re-read the str as bytes in the declared charset.
-    tree = load_html(_XML_DECLARATION.sub("", html, count=1))
-    if tree is None:
-        return {"extraction_error": "not parseable as HTML"}
+    return load_html(_XML_DECLARATION.sub("", html, count=1))
+
+
+def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:
+    """The extraction fields of a parsed page (its tree is left as it was)."""
+    from trafilatura import bare_extraction
+    from trafilatura.settings import Document
+    from trafilatura.xml import xmltotxt
+
+    from newsarchive.metadata import access, page_images, page_metadata
+
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
     meta = page_metadata(tree, url)
     fields = _metadata_fields(meta, url, canonical, language)
@@ -399,15 +461,11 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _extract_in_worker(
-    body: bytes, url: str, content_type: str | None, include_html: bool, time_limit: float
-) -> dict[str, Any]:
+def _analyse_in_worker(job: PageJob, time_limit: float) -> PageAnalysis:
     """Worker entry point: the soft limit (SIGALRM) inside, a hard limit (process exit) around."""
     faulthandler.dump_traceback_later(time_limit + HARD_GRACE, exit=True)
     try:
-        return extract_page(
-            body, url, content_type, include_html=include_html, time_limit=time_limit
-        )
+        return analyse_page(job, time_limit=time_limit)
     finally:
         faulthandler.cancel_dump_traceback_later()
 
@@ -428,10 +486,11 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
 
 class ExtractionPool:
-    """Run `extract_page` in worker processes, awaitable from asyncio.
+    """Run `analyse_page` (and `extract_page`) in worker processes, awaitable from asyncio.
 
-    At most `workers` pages are in a worker at a time; further calls wait their turn, and
-    `pending` counts both, so a caller can hold back new work while it is high.
+    At most two pages per worker are handed to the workers at a time (one running, one queued,
+    so that a worker never waits for the reactor to send its next page); further calls wait
+    their turn, and `pending` counts both, so a caller can hold back new work while it is high.
 
     Workers start with "forkserver" (or "spawn"), which re-imports the main module: a script
     that creates a pool needs the usual ``if __name__ == "__main__":`` guard. If workers die
@@ -439,19 +498,21 @@ class ExtractionPool:
     stops replacing them and every page gets an extraction_error saying so.
     """
 
+    QUEUED_PER_WORKER = 2
+
     def __init__(self, workers: int = 0, timeout: float = 30.0) -> None:
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self.timeout = timeout
         self._context = _mp_context()
         self._executor = self._new_executor()
-        self._slots = asyncio.Semaphore(self.workers)
+        self._slots = asyncio.Semaphore(self.workers * self.QUEUED_PER_WORKER)
         self._pending = 0
         self._restarts = 0  # pools replaced since a page last finished
         self._closed = False
 
     @property
     def pending(self) -> int:
-        """Pages submitted through `extract` and not yet answered (running or waiting)."""
+        """Pages submitted and not yet answered (running or waiting)."""
         return self._pending
 
     @property
@@ -464,10 +525,18 @@ class ExtractionPool:
         self, body: bytes, url: str, content_type: str | None, include_html: bool = False
     ) -> dict[str, Any]:
         """Extract one page in a worker; failures come back as extraction_error."""
+        job = PageJob(body, url, content_type, include_html=include_html)
+        extraction = (await self.analyse(job)).extraction
+        assert extraction is not None
+        return extraction
+
+    async def analyse(self, job: PageJob) -> PageAnalysis:
+        """Analyse one page in a worker; a worker's failure comes back as the extraction_error
+        (and no links or requisites)."""
         self._pending += 1
         try:
             async with self._slots:
-                return await self._run(body, url, content_type, include_html)
+                return await self._run(job)
         finally:
             self._pending -= 1
 
@@ -482,37 +551,32 @@ class ExtractionPool:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    async def _run(
-        self, body: bytes, url: str, content_type: str | None, include_html: bool
-    ) -> dict[str, Any]:
+    async def _run(self, job: PageJob) -> PageAnalysis:
         if self._restarts > MAX_RESTARTS:
-            return failed_result("extraction workers keep dying; extraction stopped", include_html)
-        limit = self.timeout + HARD_GRACE + PARENT_MARGIN
+            return _failed(job, "extraction workers keep dying; extraction stopped")
+        # a page may wait for the one queued before it on the same worker
+        limit = self.QUEUED_PER_WORKER * (self.timeout + HARD_GRACE) + PARENT_MARGIN
         executor = self._executor
         try:
-            executor, future = self._submit(body, url, content_type, include_html)
+            executor, future = self._submit(job)
             result = await asyncio.wait_for(asyncio.wrap_future(future), limit)
         except BrokenProcessPool as exc:
             self._replace(executor)
-            return failed_result(f"extraction worker died ({type(exc).__name__})", include_html)
+            return _failed(job, f"extraction worker died ({type(exc).__name__})")
         except TimeoutError:
             self._replace(executor, kill=True)
-            reason = f"timed out after {self.timeout:g}s (worker unresponsive)"
-            return failed_result(reason, include_html)
+            return _failed(job, f"timed out after {self.timeout:g}s (worker unresponsive)")
         self._restarts = 0
         return result
 
-    def _submit(
-        self, body: bytes, url: str, content_type: str | None, include_html: bool
-    ) -> tuple[ProcessPoolExecutor, Future[dict[str, Any]]]:
-        args = (body, url, content_type, include_html, self.timeout)
+    def _submit(self, job: PageJob) -> tuple[ProcessPoolExecutor, Future[PageAnalysis]]:
         executor = self._executor
         try:
-            return executor, executor.submit(_extract_in_worker, *args)
+            return executor, executor.submit(_analyse_in_worker, job, self.timeout)
         except BrokenProcessPool:  # broke since the last page: replace it, try once more
             self._replace(executor)
             executor = self._executor
-            return executor, executor.submit(_extract_in_worker, *args)
+            return executor, executor.submit(_analyse_in_worker, job, self.timeout)
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -531,6 +595,11 @@ class ExtractionPool:
         if kill:
             _kill_workers(broken)
         broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _failed(job: PageJob, reason: str) -> PageAnalysis:
+    extraction = failed_result(reason, job.include_html) if job.extract else None
+    return PageAnalysis(extraction=extraction)
 
 
 def _kill_workers(executor: ProcessPoolExecutor) -> None:

@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
-from scrapy.http import TextResponse
-from scrapy.utils.response import get_base_url
 
 from newsarchive.urls import (
     InvalidURL,
@@ -26,6 +24,9 @@ from newsarchive.urls import (
     normalize_title,
     normalize_url,
 )
+
+if TYPE_CHECKING:
+    from scrapy.http import TextResponse
 
 RELATED_BLOCK_XPATH = (
     "//*[contains(translate(@class, 'RELATED', 'related'), 'related')"
@@ -49,13 +50,29 @@ class DiscoveredLinks:
 def discover_links(
     response: TextResponse, related_titles: Sequence[str], allowed_domains: Iterable[str]
 ) -> DiscoveredLinks:
+    """The links of a response Scrapy parsed (the crawl does this in its extraction workers,
+    with :func:`links_in_tree`, and on the reactor only when they cannot)."""
+    from scrapy.utils.response import get_base_url
+
+    return links_in_tree(
+        response.selector.root, get_base_url(response), response.url, related_titles,
+        allowed_domains,
+    )
+
+
+def links_in_tree(
+    root: Any,
+    base: str,
+    page_url: str,
+    related_titles: Sequence[str],
+    allowed_domains: Iterable[str],
+) -> DiscoveredLinks:
+    """The links of the parsed page `root` at `page_url` whose links resolve against `base`."""
     allowed = tuple(allowed_domains)
-    root = response.selector.root  # the tree Scrapy already parsed: no second parse
-    base = get_base_url(response)
     anchors = list(_anchors(root.iter("a"), base, with_text=bool(related_titles)))
     in_block = {url for url, _ in _anchors(_related_block_anchors(root), base, False)}
     found = DiscoveredLinks()
-    seen: set[str] = {_safe_normalize(response.url) or response.url}
+    seen: set[str] = {_safe_normalize(page_url) or page_url}
 
     def add(url: str, via: str, text: str) -> None:
         if url not in seen and _in_scope(url, allowed):

@@ -30,7 +30,11 @@ def is_html(content_type: str | None, body: bytes) -> bool:
 
 
 class ExtractionPipeline:
-    """Runs trafilatura on HTML pages in a process pool sized to the cores."""
+    """Runs trafilatura on HTML pages in a process pool sized to the cores.
+
+    The pool (``archive.workers``) also serves the spider, which hands it each HTML page to
+    find its links and requisites and extract it in one parse; the pages it extracted arrive
+    here with their extraction done."""
 
     def __init__(self, archive: Archive):
         self.archive = archive
@@ -42,11 +46,13 @@ class ExtractionPipeline:
         return cls(Archive.of(crawler))
 
     def open_spider(self) -> None:
-        if self.config.extract:
+        if self.config.extract or self.config.links_in_workers:
             self.pool = ExtractionPool(self.config.extract_workers, self.config.extract_timeout)
+            self.archive.workers = self.pool
 
     def close_spider(self) -> None:
         if self.pool is not None:
+            self.archive.workers = None
             self.pool.close()
             self.pool = None
 
@@ -60,18 +66,20 @@ class ExtractionPipeline:
         if not is_html(item.content_type, item.body):
             mime = (item.content_type or "unknown").split(";")[0]
             item.extraction = {"extraction_error": f"not HTML ({mime})"}
-        elif self.pool is None:
+            return item
+        if not self.config.extract:
             item.extraction = {"extraction_error": "extraction disabled (--no-extract)"}
             if self.config.jsonl_html:
                 item.extraction["html"] = decode_html(item.body, item.content_type)[0]
-        else:
+            return item
+        if not item.extraction and self.pool is not None:
             item.extraction = await self.pool.extract(
                 item.body, item.page_url, item.content_type, include_html=self.config.jsonl_html
             )
-            if item.extraction.get("text"):
-                self.archive.stats.extracted += 1
-            else:
-                self.archive.stats.extraction_errors += 1
+        if item.extraction.get("text"):
+            self.archive.stats.extracted += 1
+        else:
+            self.archive.stats.extraction_errors += 1
         return item
 
 

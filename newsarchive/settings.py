@@ -16,6 +16,9 @@ NEWSARCHIVE_WARC_MAX_SIZE = 1_000_000_000  # rotate WARC files at this many byte
 NEWSARCHIVE_EXTRACT = True  # run trafilatura on HTML responses
 NEWSARCHIVE_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU core
 NEWSARCHIVE_EXTRACT_TIMEOUT = 30.0  # seconds per page before extraction is abandoned
+# find each HTML page's links and requisites in the extraction workers, in the tree they parse
+# anyway (also with --no-extract): the crawl process never parses a page; False: parse there
+NEWSARCHIVE_LINKS_IN_WORKERS = True
 NEWSARCHIVE_JSONL_HTML = False  # add the decoded raw page as "html" to each JSONL line
 NEWSARCHIVE_DEPTH = 1  # 0 = seeds only, 1 = seeds and the articles they link to
 NEWSARCHIVE_ALLOWED_DOMAINS: list[str] = []  # added to the seeds' registered domains

@@ -9,19 +9,18 @@ download; they get no extraction and no JSONL line, and no link is followed from
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urldefrag, urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
+from scrapy.utils.response import get_base_url
 
 from newsarchive.archive import Archive
 from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY
 from newsarchive.exchange import CAPTURE_META_KEY
-from newsarchive.replay.rewrite import parse_srcset
+from newsarchive.requisites import absolute_urls, css_urls, requisites_in_tree
 
 if TYPE_CHECKING:
     from typing import Self
@@ -33,52 +32,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REQUISITE_META_KEY = "newsarchive_requisite"  # 1: named by a page, 2: named by its CSS
+# The page's requisite URLs when the spider already found them (in an extraction worker).
+REQUISITE_URLS_META_KEY = "newsarchive_requisite_urls"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+?)\1\s*\)""", re.IGNORECASE)
-_CSS_IMPORT = re.compile(r"""@import\s+(['"])([^'"]+)\1""", re.IGNORECASE)
-_REL_TOKENS = "translate(@rel, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-_PAGE_URL_XPATHS = (
-    f"//link[contains(concat(' ', normalize-space({_REL_TOKENS}), ' '), ' stylesheet ')]/@href",
-    f"//link[contains(concat(' ', normalize-space({_REL_TOKENS}), ' '), ' icon ')]/@href",
-    "//link[@rel='preload' or @rel='modulepreload'][@as!='fetch' or not(@as)]/@href",
-    "//script/@src",
-    "//img/@src",
-    "//input[@type='image']/@src",
-    "//video/@poster",
-)
-_SRCSET_XPATHS = ("//img/@srcset", "//picture/source/@srcset")
 
 
 def requisite_urls(response: TextResponse) -> list[str]:
-    """Absolute http(s) URLs of what an HTML page loads to display, in document order."""
-    found: list[str] = []
-    for xpath in _PAGE_URL_XPATHS:
-        found.extend(response.xpath(xpath).getall())
-    for xpath in _SRCSET_XPATHS:
-        for srcset in response.xpath(xpath).getall():
-            found.extend(url for url, _ in parse_srcset(srcset))
-    for css in response.xpath("//style/text()").getall() + response.xpath("//@style").getall():
-        found.extend(css_urls(css))
-    return _absolute(response.urljoin, found)
-
-
-def css_urls(css: str) -> list[str]:
-    """URLs a stylesheet names (``url(...)`` and ``@import``), as written."""
-    return [m.group(2) for m in _CSS_IMPORT.finditer(css)] + [
-        m.group(2) for m in _CSS_URL.finditer(css)
-    ]
-
-
-def _absolute(join: Any, urls: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for url in urls:
-        url = url.strip()
-        if not url or url.startswith(("data:", "#", "javascript:", "blob:")):
-            continue
-        absolute = urldefrag(join(url))[0]
-        if urlsplit(absolute).scheme in ("http", "https"):
-            seen.setdefault(absolute)
-    return list(seen)
+    """Absolute http(s) URLs of what an HTML response loads to display, in document order."""
+    return requisites_in_tree(response.selector.root, get_base_url(response))
 
 
 class RequisitesMiddleware:
@@ -90,6 +51,9 @@ class RequisitesMiddleware:
     def __init__(self, crawler: Crawler, config: Config):
         self.crawler = crawler
         self.config = config
+        # 64-bit hashes of the requisites asked for in this run: most pages of a site share
+        # their stylesheets, scripts and logos, and a Request the dupefilter drops costs more.
+        self.requested: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -120,16 +84,21 @@ class RequisitesMiddleware:
         level = response.meta.get(REQUISITE_META_KEY, 0)
         mime = _mime(response)
         if level == 0 and mime in HTML_TYPES:
-            urls = requisite_urls(response)
+            urls = response.meta.get(REQUISITE_URLS_META_KEY)
+            if urls is None:
+                urls = requisite_urls(response)
         elif level == 1 and mime == "text/css":
-            urls = _absolute(response.urljoin, css_urls(response.text))
+            urls = absolute_urls(get_base_url(response), css_urls(response.text))
         else:
             return
         cap = self.config.requisites_max
         if len(urls) > cap:
             logger.info("%s: %d requisites, capturing the first %d", response.url, len(urls), cap)
         for url in urls[:cap]:
-            yield self._request(url, response, level + 1)
+            key = hash(url)
+            if key not in self.requested:
+                self.requested.add(key)
+                yield self._request(url, response, level + 1)
 
     def _request(self, url: str, page: Response, level: int) -> Request:
         spider = self.crawler.spider

@@ -18,11 +18,14 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from newsarchive.archive import Archive
 from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY, VIA_META_KEY
 from newsarchive.exchange import CAPTURE_META_KEY
+from newsarchive.extract import PageAnalysis, PageJob
 from newsarchive.feeds import Discovery, DocKind, discover
 from newsarchive.items import PageItem
 from newsarchive.links import discover_links
+from newsarchive.pipelines import is_html
 from newsarchive.revisit import RevisitPolicy
 from newsarchive.seeds import Seed, load_seeds
+from newsarchive.spidermiddlewares import REQUISITE_URLS_META_KEY
 from newsarchive.urls import InvalidURL, normalize_url, registered_domain, url_host
 
 if TYPE_CHECKING:
@@ -115,20 +118,55 @@ class ArticlesSpider(scrapy.Spider):
             },
         )
 
-    def parse_page(self, response: Response) -> Iterator[PageItem | Request]:
+    async def parse_page(self, response: Response) -> AsyncIterator[PageItem | Request]:
         discovery = self._discovery(response)
         if discovery is not None:
             if not response.meta.get(DISCOVERY_META_KEY):
                 yield self._page_item(response)
-            yield from self._discovered(response, discovery)
+            for request in self._discovered(response, discovery):
+                yield request
             return
-        yield self._page_item(response)
-        if response.status >= 400 or not isinstance(response, TextResponse):
-            return
-        depth = response.meta.get("depth", 0)
-        if depth >= self.config.depth:
-            return
-        yield from self._follow(response)
+        item = self._page_item(response)
+        follow = (
+            response.status < 400
+            and isinstance(response, TextResponse)
+            and response.meta.get("depth", 0) < self.config.depth
+        )
+        analysis = await self._analyse(response, item, follow)
+        yield item
+        if follow:
+            for request in self._follow(response, analysis):
+                yield request
+
+    async def _analyse(
+        self, response: Response, item: PageItem, follow: bool
+    ) -> PageAnalysis | None:
+        """Parse an HTML page once, in an extraction worker, for its cleaned copy, its links
+        and its requisites (None: no worker, or nothing to ask one for)."""
+        workers = self.archive.workers
+        if workers is None or response.status >= 400 or not is_html(item.content_type, item.body):
+            return None
+        job = PageJob(
+            response.body,
+            response.url,
+            item.content_type,
+            extract=self.config.extract
+            and not item.error
+            and item.url not in self.archive.written_urls,
+            include_html=self.config.jsonl_html,
+            links=follow,
+            related_titles=tuple(response.meta.get(TITLES_META_KEY, ())),
+            allowed_domains=tuple(self.allowed_domains),
+            requisites=self.config.requisites and CAPTURE_META_KEY in response.meta,
+        )
+        if not (job.extract or job.links or job.requisites):
+            return None
+        analysis = await workers.analyse(job)
+        if analysis.extraction is not None:
+            item.extraction = analysis.extraction
+        if analysis.requisites is not None:
+            response.meta[REQUISITE_URLS_META_KEY] = analysis.requisites
+        return analysis
 
     def _discovery(self, response: Response) -> Discovery | None:
         """The feed, sitemap or robots.txt a seed (or a sitemap it listed) turned out to be."""
@@ -173,28 +211,33 @@ class ArticlesSpider(scrapy.Spider):
         self.archive.stats.not_due += 1
         return False
 
-    def _follow(self, response: TextResponse) -> Iterator[Request]:
+    def _follow(self, response: TextResponse, analysis: PageAnalysis | None) -> Iterator[Request]:
         titles = response.meta.get(TITLES_META_KEY, ())
-        found = discover_links(response, titles, self.allowed_domains)
+        if analysis is not None and analysis.links is not None:
+            links, unmatched = analysis.links, analysis.unmatched_titles
+        else:  # no worker, or it failed on this page: parse it here
+            found = discover_links(response, titles, self.allowed_domains)
+            links = [(link.url, link.via) for link in found.links]
+            unmatched = found.unmatched_titles
         for title in titles:
-            matched = title not in found.unmatched_titles
+            matched = title not in unmatched
             self.archive.stats.title_looked_up(title, response.url, matched)
             if not matched:
                 logger.info("Related article %r: no matching link on %s", title, response.url)
         seed = response.meta.get(SEED_META_KEY, response.url)
-        for link in found.links:
-            if link.url in self.seed_urls:
+        for url, via in links:
+            if url in self.seed_urls:
                 continue  # fetched as a seed already: a second visit would be a duplicate line
-            key = hash(link.url)
+            key = hash(url)
             if key in self.followed:
                 continue  # requested (or found not due) earlier in this run
             self.followed.add(key)
-            if not self._due(link.url):
+            if not self._due(url):
                 continue
             if self.config.max_pages and self.candidates >= self.config.max_pages:
                 logger.info("max pages (%d) reached: not following more links", self.candidates)
                 return
-            yield self._request(link.url, via=link.via, seed=seed, referrer=response.url)
+            yield self._request(url, via=via, seed=seed, referrer=response.url)
 
     def parse_requisite(self, response: Response) -> Iterator[Any]:
         """A page requisite (newsarchive.spidermiddlewares): archived raw by the WARC capture

@@ -8,7 +8,8 @@ import pytest
 from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
 
-from newsarchive.spidermiddlewares import css_urls, requisite_urls
+from newsarchive.requisites import css_urls
+from newsarchive.spidermiddlewares import requisite_urls
 from tests.conftest import CrawlRun, run_newsarchive, write_seed_document
 
 
