@@ -263,7 +263,7 @@ def generated_section(
 ### Results
 
 Wall time, CPU seconds (user + system) and peak memory are those of the whole process tree of
-each run (crawler, extraction workers, forkserver), sampled every 0.1 s with psutil; "pages"
+each run (crawler, extraction workers, resource tracker), sampled every 0.1 s with psutil; "pages"
 are the HTML pages each tool fetched (wget also fetches the site's section, tag, author and
 footer pages, which newsarchive and the Scrapy spiders do not follow) or extracted.
 

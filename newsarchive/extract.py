@@ -1,9 +1,10 @@
-"""Cleaned-copy extraction: decode an HTML response and run trafilatura on it.
+"""Page analysis and cleaned-copy extraction: decode an HTML page, parse it once, and find its
+links, its requisites and its cleaned text (trafilatura) in that one tree.
 
-`extract_page` is a plain top-level function (picklable, no shared state) that never raises:
-every failure becomes the ``extraction_error`` of its result. `ExtractionPool` runs it in worker
-processes started with "forkserver" or "spawn" (never by forking the crawler, whose reactor and
-threads must not be copied), so parsing stays off Scrapy's reactor thread.
+`analyse_page` (and `extract_page`, extraction alone) are plain top-level functions (picklable,
+no shared state) that never raise: every failure becomes the ``extraction_error`` of the result.
+`ExtractionPool` runs them in worker processes started with "spawn" (never by forking the
+crawler, whose reactor and threads must not be copied), so parsing stays off Scrapy's reactor.
 
 Time limits, from the inside out:
 
@@ -448,7 +449,7 @@ def _exit_with_parent() -> None:
     """End this worker when the crawl process dies, however it dies (SIGKILL, OOM).
 
     Idle workers otherwise wait forever: they hold both ends of their own task queue's pipe,
-    so they never see EOF, and the forkserver lives as long as they do.
+    so they never see EOF.
     """
     parent = multiprocessing.parent_process()
     if parent is None:
@@ -481,8 +482,9 @@ def failed_result(reason: str, include_html: bool = False) -> dict[str, Any]:
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
+    # "spawn", not "forkserver": workers import the same modules either way (the forkserver
+    # preloads nothing of trafilatura), and the forkserver is one more process (~13 MB RSS).
+    return multiprocessing.get_context("spawn")
 
 
 class ExtractionPool:
@@ -492,7 +494,7 @@ class ExtractionPool:
     so that a worker never waits for the reactor to send its next page); further calls wait
     their turn, and `pending` counts both, so a caller can hold back new work while it is high.
 
-    Workers start with "forkserver" (or "spawn"), which re-imports the main module: a script
+    Workers start with "spawn", which re-imports the main module: a script
     that creates a pool needs the usual ``if __name__ == "__main__":`` guard. If workers die
     `MAX_RESTARTS` times in a row without finishing a page (they cannot start at all), the pool
     stops replacing them and every page gets an extraction_error saying so.

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
 MAX_HEAD_SIZE = 256 * 1024
-MAX_IDLE_PER_HOST = 8
+MIN_IDLE_PER_HOST = 8
 
 
 class BlockedAddressError(IgnoreRequest):
@@ -75,6 +75,9 @@ class RawCaptureDownloadHandler(BaseHttpDownloadHandler):
         settings = crawler.settings
         self._verify_tls = settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES", False)
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = defaultdict(deque)
+        # as Scrapy's own handler pools them: one idle connection per request allowed at once,
+        # so that a busy host's connections are reused, not reopened for most requests
+        self._max_idle = max(MIN_IDLE_PER_HOST, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self._address_policy = AddressPolicy.from_crawler(crawler)
 
     async def download_request(self, request: Request) -> Response:
@@ -198,7 +201,7 @@ class RawCaptureDownloadHandler(BaseHttpDownloadHandler):
 
     def _release(self, key: tuple[str, str, int], connection: _Connection) -> None:
         idle = self._idle[key]
-        if len(idle) >= MAX_IDLE_PER_HOST:
+        if len(idle) >= self._max_idle:
             connection.close()
         else:
             idle.append(connection)

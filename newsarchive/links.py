@@ -154,7 +154,7 @@ def _resolve(base: str, origin: str, href: str) -> str | None:
 
 # Most links of a news page (navigation, "latest", "most read") repeat on every page: the
 # pure, per-URL steps are memoised (bounded, so memory stays flat however long the crawl).
-_CACHE_SIZE = 1 << 15
+_CACHE_SIZE = 1 << 13
 
 
 @lru_cache(maxsize=_CACHE_SIZE)

@@ -71,6 +71,10 @@ REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19 would serve code execution on a lo
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+# Outputs of one callback processed at once. Scrapy starts this many asyncio tasks for every
+# response (default 100: ~15% of the crawl process's time); a page yields one item and a few
+# requests (docs/benchmarks.md).
+CONCURRENT_ITEMS = 8
 HTTPPROXY_ENABLED = False  # the raw-capture handler speaks to origin servers only
 HTTPERROR_ALLOW_ALL = True  # failed pages still reach the spider, which records them
 

@@ -154,10 +154,12 @@ class ArticlesSpider(scrapy.Spider):
             and not item.error
             and item.url not in self.archive.written_urls,
             include_html=self.config.jsonl_html,
-            links=follow,
+            links=follow and self.config.links_in_workers,
             related_titles=tuple(response.meta.get(TITLES_META_KEY, ())),
             allowed_domains=tuple(self.allowed_domains),
-            requisites=self.config.requisites and CAPTURE_META_KEY in response.meta,
+            requisites=self.config.links_in_workers
+            and self.config.requisites
+            and CAPTURE_META_KEY in response.meta,
         )
         if not (job.extract or job.links or job.requisites):
             return None
