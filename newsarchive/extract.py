@@ -506,11 +506,18 @@ class ExtractionPool:
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self.timeout = timeout
         self._context = _mp_context()
+        self._started = False  # a worker has started (set from the executor's thread)
         self._executor = self._new_executor()
         self._slots = asyncio.Semaphore(self.workers * self.QUEUED_PER_WORKER)
         self._pending = 0
         self._restarts = 0  # pools replaced since a page last finished
         self._closed = False
+
+    @property
+    def ready(self) -> bool:
+        """Whether a worker is up: workers take about a second to start (they import
+        trafilatura and warm up), and callers with other ways may not want to wait for them."""
+        return self._started
 
     @property
     def pending(self) -> int:
@@ -581,9 +588,18 @@ class ExtractionPool:
             return executor, executor.submit(_analyse_in_worker, job, self.timeout)
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        executor = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=self._context, initializer=_init_worker
         )
+        # Workers start on demand, one per task waiting: start them all now, not on the
+        # first pages, while the crawl is still fetching robots.txt and its seeds.
+        for _ in range(self.workers):
+            executor.submit(os.getpid).add_done_callback(self._worker_started)
+        return executor
+
+    def _worker_started(self, started: Future[int]) -> None:
+        if not started.cancelled() and started.exception() is None:
+            self._started = True
 
     def _replace(self, broken: ProcessPoolExecutor, kill: bool = False) -> None:
         """Swap in a fresh executor for `broken` (once, however many pages report it)."""

@@ -132,20 +132,26 @@ class ArticlesSpider(scrapy.Spider):
             and isinstance(response, TextResponse)
             and response.meta.get("depth", 0) < self.config.depth
         )
-        analysis = await self._analyse(response, item, follow)
+        job = self._job(response, item, follow)
+        if follow and (job is None or not job.links):
+            # links found here: the crawl goes on while a worker extracts the page
+            for request in self._follow(response, None):
+                yield request
+            follow = False
+        analysis = await self._analyse(job, response, item) if job is not None else None
         yield item
         if follow:
             for request in self._follow(response, analysis):
                 yield request
 
-    async def _analyse(
-        self, response: Response, item: PageItem, follow: bool
-    ) -> PageAnalysis | None:
-        """Parse an HTML page once, in an extraction worker, for its cleaned copy, its links
-        and its requisites (None: no worker, or nothing to ask one for)."""
+    def _job(self, response: Response, item: PageItem, follow: bool) -> PageJob | None:
+        """What the extraction workers are to do with this page: parse it once for its cleaned
+        copy, its links and its requisites (None: nothing, or no workers). Until the workers
+        have started (~1 s: they import trafilatura), the crawl finds links itself."""
         workers = self.archive.workers
         if workers is None or response.status >= 400 or not is_html(item.content_type, item.body):
             return None
+        in_workers = self.config.links_in_workers and workers.ready
         job = PageJob(
             response.body,
             response.url,
@@ -154,16 +160,16 @@ class ArticlesSpider(scrapy.Spider):
             and not item.error
             and item.url not in self.archive.written_urls,
             include_html=self.config.jsonl_html,
-            links=follow and self.config.links_in_workers,
+            links=follow and in_workers,
             related_titles=tuple(response.meta.get(TITLES_META_KEY, ())),
             allowed_domains=tuple(self.allowed_domains),
-            requisites=self.config.links_in_workers
-            and self.config.requisites
-            and CAPTURE_META_KEY in response.meta,
+            requisites=in_workers and self.config.requisites and CAPTURE_META_KEY in response.meta,
         )
-        if not (job.extract or job.links or job.requisites):
-            return None
-        analysis = await workers.analyse(job)
+        return job if job.extract or job.links or job.requisites else None
+
+    async def _analyse(self, job: PageJob, response: Response, item: PageItem) -> PageAnalysis:
+        assert self.archive.workers is not None
+        analysis = await self.archive.workers.analyse(job)
         if analysis.extraction is not None:
             item.extraction = analysis.extraction
         if analysis.requisites is not None:
@@ -217,10 +223,12 @@ class ArticlesSpider(scrapy.Spider):
         titles = response.meta.get(TITLES_META_KEY, ())
         if analysis is not None and analysis.links is not None:
             links, unmatched = analysis.links, analysis.unmatched_titles
-        else:  # no worker, or it failed on this page: parse it here
+            self.crawler.stats.inc_value("newsarchive/pages_linked_by_workers")
+        else:  # no workers (yet), or one failed on this page: parse it here
             found = discover_links(response, titles, self.allowed_domains)
             links = [(link.url, link.via) for link in found.links]
             unmatched = found.unmatched_titles
+            self.crawler.stats.inc_value("newsarchive/pages_linked_by_crawler")
         for title in titles:
             matched = title not in unmatched
             self.archive.stats.title_looked_up(title, response.url, matched)

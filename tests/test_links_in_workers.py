@@ -3,11 +3,13 @@ trafilatura also uses) are those the crawl process finds when it parses the page
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import tempfile
 from pathlib import Path
 
 import pytest
+import scrapy
 from scrapy.http import HtmlResponse
 
 from newsarchive.extract import PageJob, analyse_page
@@ -81,3 +83,51 @@ def test_crawl_archives_the_same_pages_either_way(site, tmp_path):
         for key, run in runs.items()
     }
     assert captured[True] == captured[False]  # requisites too
+
+
+def _crawler(tmp_path: Path, **settings: object):
+    from scrapy.settings import Settings
+    from scrapy.utils.test import get_crawler
+
+    from spiders.articles import ArticlesSpider
+
+    base = Settings()
+    base.setmodule("newsarchive.settings")
+    base.update({"NEWSARCHIVE_OUTPUT_DIR": str(tmp_path), "NEWSARCHIVE_DEPTH": 5,
+                 "TWISTED_REACTOR_ENABLED": False, **settings})  # the callback alone, no crawl
+    return get_crawler(ArticlesSpider, base.copy_to_dict())
+
+
+async def _follow_links(tmp_path: Path, page: Path, ready: bool) -> tuple[list, dict, dict]:
+    from newsarchive.archive import Archive
+    from newsarchive.exchange import CAPTURE_META_KEY
+    from newsarchive.extract import ExtractionPool
+    from spiders.articles import ArticlesSpider
+
+    crawler = _crawler(tmp_path / str(ready))
+    spider = ArticlesSpider.from_crawler(crawler, seeds=_url(page))
+    archive = Archive.of(crawler)
+    with ExtractionPool(workers=1) as pool:
+        archive.workers = pool
+        if ready:
+            await pool.extract(b"<html><body><p>up</p></body></html>", BASE, "text/html")
+        request = scrapy.Request(_url(page), meta={CAPTURE_META_KEY: {}})
+        response = HtmlResponse(_url(page), body=page.read_bytes(), request=request,
+                                headers={"Content-Type": "text/html; charset=utf-8"})
+        outputs = [output async for output in spider.parse_page(response)]
+    items = [output for output in outputs if not isinstance(output, scrapy.Request)]
+    requests = [(r.url, r.meta["newsarchive_via"])
+                for r in outputs if isinstance(r, scrapy.Request)]
+    return requests, items[0].extraction, crawler.stats.get_stats()
+
+
+def test_spider_follows_what_the_workers_found(tmp_path):
+    page = SITE / "index.html"
+    by_workers, extraction, stats = asyncio.run(_follow_links(tmp_path, page, ready=True))
+    assert stats.get("newsarchive/pages_linked_by_workers") == 1
+    assert "newsarchive/pages_linked_by_crawler" not in stats
+    # before the workers are up, the crawl finds the links itself and does not wait for them
+    by_crawler, early_extraction, early = asyncio.run(_follow_links(tmp_path, page, ready=False))
+    assert early.get("newsarchive/pages_linked_by_crawler") == 1
+    assert by_workers and sorted(by_workers) == sorted(by_crawler)
+    assert extraction["text"] and extraction == early_extraction  # extracted either way
