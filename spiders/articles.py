@@ -132,7 +132,7 @@ class ArticlesSpider(scrapy.Spider):
             and isinstance(response, TextResponse)
             and response.meta.get("depth", 0) < self.config.depth
         )
-        job = self._job(response, item, follow)
+        job = self._worker_job(response, item, follow)
         if follow and (job is None or not job.links):
             # links found here: the crawl goes on while a worker extracts the page
             for request in self._follow(response, None):
@@ -144,7 +144,8 @@ class ArticlesSpider(scrapy.Spider):
             for request in self._follow(response, analysis):
                 yield request
 
-    def _job(self, response: Response, item: PageItem, follow: bool) -> PageJob | None:
+    # (not "_job": scrapyd passes the job id as that spider argument)
+    def _worker_job(self, response: Response, item: PageItem, follow: bool) -> PageJob | None:
         """What the extraction workers are to do with this page: parse it once for its cleaned
         copy, its links and its requisites (None: nothing, or no workers). Until the workers
         have started (~1 s: they import trafilatura), the crawl finds links itself."""
