@@ -98,19 +98,21 @@ def _crawler(tmp_path: Path, **settings: object):
     return get_crawler(ArticlesSpider, base.copy_to_dict())
 
 
-async def _follow_links(tmp_path: Path, page: Path, ready: bool) -> tuple[list, dict, dict]:
+async def _follow_links(
+    tmp_path: Path, page: Path, ready: bool, timeout: float = 30.0
+) -> tuple[list, dict, dict]:
     from newsarchive.archive import Archive
     from newsarchive.exchange import CAPTURE_META_KEY
     from newsarchive.extract import ExtractionPool
     from spiders.articles import ArticlesSpider
 
-    crawler = _crawler(tmp_path / str(ready))
+    crawler = _crawler(tmp_path / f"{ready}-{timeout}")
     spider = ArticlesSpider.from_crawler(crawler, seeds=_url(page))
     archive = Archive.of(crawler)
-    with ExtractionPool(workers=1) as pool:
+    with ExtractionPool(workers=1, timeout=timeout) as pool:
         archive.workers = pool
-        if ready:
-            await pool.extract(b"<html><body><p>up</p></body></html>", BASE, "text/html")
+        while ready and not pool.ready:
+            await asyncio.sleep(0.05)
         request = scrapy.Request(_url(page), meta={CAPTURE_META_KEY: {}})
         response = HtmlResponse(_url(page), body=page.read_bytes(), request=request,
                                 headers={"Content-Type": "text/html; charset=utf-8"})
@@ -131,3 +133,12 @@ def test_spider_follows_what_the_workers_found(tmp_path):
     assert early.get("newsarchive/pages_linked_by_crawler") == 1
     assert by_workers and sorted(by_workers) == sorted(by_crawler)
     assert extraction["text"] and extraction == early_extraction  # extracted either way
+
+
+def test_links_found_here_when_the_worker_fails_on_a_page(tmp_path):
+    page = SITE / "index.html"
+    expected, _, _ = asyncio.run(_follow_links(tmp_path, page, ready=False))
+    found, extraction, stats = asyncio.run(_follow_links(tmp_path, page, True, timeout=1e-6))
+    assert extraction["extraction_error"].startswith("timed out")
+    assert stats.get("newsarchive/pages_linked_by_crawler") == 1
+    assert found and sorted(found) == sorted(expected)
