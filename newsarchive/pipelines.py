@@ -9,7 +9,7 @@ from newsarchive import __version__
 from newsarchive.archive import Archive
 from newsarchive.captures import read_text
 from newsarchive.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
-from newsarchive.extract import ExtractionPool, decode_html, rich_fields
+from newsarchive.extract import HTML_TYPES, ExtractionPool, decode_html, rich_fields
 from newsarchive.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
 from newsarchive.state import ArticleState
 from newsarchive.warc_writer import RecordPointer, WrittenRecord
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
-
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def is_html(content_type: str | None, body: bytes) -> bool:

@@ -20,6 +20,7 @@ from scrapy.utils.response import get_base_url
 from newsarchive.archive import Archive
 from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY
 from newsarchive.exchange import CAPTURE_META_KEY
+from newsarchive.extract import HTML_TYPES
 from newsarchive.requisites import absolute_urls, css_urls, requisites_in_tree
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 REQUISITE_META_KEY = "newsarchive_requisite"  # 1: named by a page, 2: named by its CSS
 # The page's requisite URLs when the spider already found them (in an extraction worker).
 REQUISITE_URLS_META_KEY = "newsarchive_requisite_urls"
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def requisite_urls(response: TextResponse) -> list[str]:

@@ -169,8 +169,10 @@ class ArticlesSpider(scrapy.Spider):
         return job if job.extract or job.links or job.requisites else None
 
     async def _analyse(self, job: PageJob, response: Response, item: PageItem) -> PageAnalysis:
-        assert self.archive.workers is not None
-        analysis = await self.archive.workers.analyse(job)
+        """Hand `job` to the workers (`_worker_job` made it only when they run)."""
+        workers = self.archive.workers
+        assert workers is not None
+        analysis = await workers.analyse(job)
         if analysis.extraction is not None:
             item.extraction = analysis.extraction
         if analysis.requisites is not None:
