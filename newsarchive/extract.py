@@ -306,6 +306,7 @@ def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:
     from trafilatura.xml import xmltotxt
 
     from newsarchive.metadata import access, page_images, page_metadata
+    from newsarchive.readability_gate import gated
 
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
     meta = page_metadata(tree, url)
@@ -314,7 +315,9 @@ def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:
     # bare_extraction works on its own copy of the tree; its metadata step (htmldate's
     # extensive search) is the slow part, replaced by newsarchive.metadata. Links, formatting
     # and images left out: keeping them changes which text trafilatura picks (docs/quality.md).
-    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
+    # Its readability comparison runs only for short texts (newsarchive.readability_gate).
+    with gated():
+        doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
     if isinstance(doc, Document):
         fields["text"] = strip_boilerplate(_clean(doc.text))
         fields["markdown"] = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))
