@@ -46,6 +46,7 @@ from w3lib.html import get_base_url
 from newsarchive.cleanup import strip_boilerplate
 from newsarchive.digests import sha1_digest
 from newsarchive.links import links_in_tree
+from newsarchive.mediatypes import is_html, mime_type
 from newsarchive.requisites import requisites_in_tree
 
 if TYPE_CHECKING:
@@ -54,13 +55,6 @@ if TYPE_CHECKING:
     from newsarchive.metadata import Metadata
 
 logger = logging.getLogger(__name__)
-
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-# Types that say nothing about the body: sniff it instead.
-SNIFF_TYPES = frozenset(
-    {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
-)
-_HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta")
 
 HARD_GRACE = 5.0  # seconds past the soft limit before a stuck worker ends itself
 PARENT_MARGIN = 10.0  # seconds past the hard limit before the parent gives up on a worker
@@ -217,8 +211,8 @@ def analyse_page(job: PageJob, time_limit: float | None = None) -> PageAnalysis:
 def _analyse(
     job: PageJob, analysis: PageAnalysis, result: dict[str, Any], time_limit: float | None
 ) -> None:
-    mime = _mime_type(job.content_type)
-    if not _is_html(mime, job.body):
+    if not is_html(job.content_type, job.body):
+        mime = mime_type(job.content_type)
         result["extraction_error"] = f"not HTML ({mime or 'no content type'})"
         return
     with _time_limit(time_limit):
@@ -270,21 +264,6 @@ def _blank_result(include_html: bool) -> dict[str, Any]:
     return result
 
 
-def _mime_type(content_type: str | bytes | None) -> str:
-    if isinstance(content_type, bytes):
-        content_type = content_type.decode("latin-1")
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _is_html(mime: str, body: bytes) -> bool:
-    if mime in HTML_TYPES:
-        return True
-    if mime not in SNIFF_TYPES:
-        return False
-    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith(b"<") and any(marker in head for marker in _HTML_MARKERS)
-
-
 def _describe(exc: BaseException) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     reason = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
@@ -301,12 +280,18 @@ def parse_html(html: str) -> HtmlElement | None:
 
 def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:
     """The extraction fields of a parsed page (its tree is left as it was)."""
+    from newsarchive.trafilatura_tuning import tuned
+
+    with tuned():  # readability for short texts only, guarded XPaths (docs/quality.md)
+        return _fields(tree, url)
+
+
+def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     from trafilatura import bare_extraction
     from trafilatura.settings import Document
     from trafilatura.xml import xmltotxt
 
     from newsarchive.metadata import access, page_images, page_metadata
-    from newsarchive.readability_gate import gated
 
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
     meta = page_metadata(tree, url)
@@ -315,9 +300,7 @@ def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:
     # bare_extraction works on its own copy of the tree; its metadata step (htmldate's
     # extensive search) is the slow part, replaced by newsarchive.metadata. Links, formatting
     # and images left out: keeping them changes which text trafilatura picks (docs/quality.md).
-    # Its readability comparison runs only for short texts (newsarchive.readability_gate).
-    with gated():
-        doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
+    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
     if isinstance(doc, Document):
         fields["text"] = strip_boilerplate(_clean(doc.text))
         fields["markdown"] = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))

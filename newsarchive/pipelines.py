@@ -9,8 +9,9 @@ from newsarchive import __version__
 from newsarchive.archive import Archive
 from newsarchive.captures import read_text
 from newsarchive.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
-from newsarchive.extract import HTML_TYPES, ExtractionPool, decode_html, rich_fields
+from newsarchive.extract import ExtractionPool, decode_html, rich_fields
 from newsarchive.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
+from newsarchive.mediatypes import is_html, mime_type
 from newsarchive.state import ArticleState
 from newsarchive.warc_writer import RecordPointer, WrittenRecord
 
@@ -18,13 +19,6 @@ if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
-
-
-def is_html(content_type: str | None, body: bytes) -> bool:
-    mime = (content_type or "").split(";")[0].strip().lower()
-    if mime:
-        return mime in HTML_TYPES
-    return body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
 
 
 class ExtractionPipeline:
@@ -62,7 +56,7 @@ class ExtractionPipeline:
         if item.url in self.archive.written_urls:
             return item  # resumed run: its line is written already
         if not is_html(item.content_type, item.body):
-            mime = (item.content_type or "unknown").split(";")[0]
+            mime = mime_type(item.content_type) or "no content type"
             item.extraction = {"extraction_error": f"not HTML ({mime})"}
             return item
         if not self.config.extract:

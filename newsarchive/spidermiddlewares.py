@@ -20,7 +20,7 @@ from scrapy.utils.response import get_base_url
 from newsarchive.archive import Archive
 from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY
 from newsarchive.exchange import CAPTURE_META_KEY
-from newsarchive.extract import HTML_TYPES
+from newsarchive.mediatypes import CSS_TYPES, HTML_TYPES, mime_type
 from newsarchive.requisites import absolute_urls, css_urls, requisites_in_tree
 
 if TYPE_CHECKING:
@@ -82,12 +82,12 @@ class RequisitesMiddleware:
         if CAPTURE_META_KEY not in response.meta:
             return  # not archived (not fetched by the raw-capture handler)
         level = response.meta.get(REQUISITE_META_KEY, 0)
-        mime = _mime(response)
+        mime = mime_type(response.headers.get(b"Content-Type"))
         if level == 0 and mime in HTML_TYPES:
             urls = response.meta.get(REQUISITE_URLS_META_KEY)
             if urls is None:
                 urls = requisite_urls(response)
-        elif level == 1 and mime == "text/css":
+        elif level == 1 and mime in CSS_TYPES:
             urls = absolute_urls(get_base_url(response), css_urls(response.text))
         else:
             return
@@ -117,7 +117,3 @@ class RequisitesMiddleware:
             headers={"Referer": page.url},
         )
 
-
-def _mime(response: Response) -> str:
-    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-    return content_type.split(";")[0].strip().lower()

@@ -22,7 +22,7 @@ from newsarchive.extract import PageAnalysis, PageJob
 from newsarchive.feeds import Discovery, DocKind, discover
 from newsarchive.items import PageItem
 from newsarchive.links import discover_links
-from newsarchive.pipelines import is_html
+from newsarchive.mediatypes import is_html
 from newsarchive.revisit import RevisitPolicy
 from newsarchive.seeds import Seed, load_seeds
 from newsarchive.spidermiddlewares import REQUISITE_URLS_META_KEY

@@ -15,6 +15,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from starlette.responses import Response, StreamingResponse
 
+from newsarchive.mediatypes import CSS_TYPES, HTML_TYPES, mime_type
 from newsarchive.replay.lookup import ArchiveReader, Capture, NotArchived, Resolved, parse_timestamp
 from newsarchive.replay.rewrite import (
     FRAME_MODE,
@@ -26,8 +27,6 @@ from newsarchive.replay.rewrite import (
 )
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-CSS_TYPES = frozenset({"text/css"})
 KEPT_HEADERS = frozenset({"content-type", "content-language", "last-modified"})
 MAX_REWRITE_BYTES = 32 * 1024 * 1024
 
@@ -98,14 +97,14 @@ class Replayer:
         for name, value in head.http_headers:
             if name.lower() in KEPT_HEADERS:
                 headers[name] = value
-        mime = (head.http_header("Content-Type") or capture.mime or "").split(";")[0].strip()
+        mime = mime_type(head.http_header("Content-Type") or capture.mime)
         rewriter = UrlRewriter(capture.url, capture.timestamp, mode)
-        if mime.lower() in HTML_TYPES | CSS_TYPES:
+        if mime in HTML_TYPES | CSS_TYPES:
             try:
                 body = resolved.body.payload(MAX_REWRITE_BYTES)
             finally:
                 resolved.close()
-            if mime.lower() in CSS_TYPES:
+            if mime in CSS_TYPES:
                 body = rewrite_css(body, rewriter)
             else:
                 banner = self._banner(capture) if mode == PAGE_MODE else None
@@ -171,7 +170,7 @@ def _is_redirect(capture: Capture) -> bool:
 
 
 def _is_html(mime: str | None) -> bool:
-    return (mime or "").lower() in HTML_TYPES
+    return mime_type(mime) in HTML_TYPES
 
 
 def _http_date(capture: Capture) -> str:

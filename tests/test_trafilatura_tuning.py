@@ -1,0 +1,189 @@
+"""newsarchive.trafilatura_tuning: trafilatura's readability comparison sees the real page only
+when trafilatura's own text is short; its re:test XPaths, guarded, select exactly what they did;
+both only inside newsarchive's extraction, and neither breaks extraction when trafilatura's
+internals are not the expected ones."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import trafilatura
+import trafilatura.core
+import trafilatura.external
+
+from newsarchive import trafilatura_tuning
+from newsarchive.extract import extract_page
+from newsarchive.trafilatura_tuning import READABILITY_BELOW
+from tests.conftest import SITE
+
+URL = "https://news.example.org/2024/05/02/harbour-report"
+SENTENCE = (
+    "The harbour authority reported that container traffic rose for the third quarter in a "
+    "row, driven by new routes to the north and by longer opening hours at the eastern quay. "
+)
+
+
+def article(paragraphs: int) -> bytes:
+    body = "".join(f"<p>{SENTENCE} Paragraph {i}.</p>" for i in range(paragraphs))
+    return (
+        "<html lang='en'><head><meta charset='utf-8'><title>Harbour report</title></head>"
+        f"<body><nav><a href='/'>Home</a></nav><article><h1>Harbour report</h1>{body}"
+        "</article><footer>Contact us</footer></body></html>"
+    ).encode()
+
+
+@pytest.fixture
+def readability_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of the page text each readability run was given."""
+    seen: list[int] = []
+    original = trafilatura.external.try_readability
+
+    def recording(tree):  # type: ignore[no-untyped-def]
+        seen.append(len(tree.text_content().strip()))
+        return original(tree)
+
+    monkeypatch.setattr(trafilatura.external, "try_readability", recording)
+    return seen
+
+
+def test_long_own_text_skips_readability(readability_pages: list[int]) -> None:
+    result = extract_page(article(12), URL, "text/html")
+    assert len(result["text"]) >= READABILITY_BELOW
+    assert "Paragraph 11." in result["text"]
+    assert readability_pages == [0]  # it ran on the blank page only
+
+
+def test_short_own_text_gets_readability_on_the_real_page(readability_pages: list[int]) -> None:
+    result = extract_page(article(2), URL, "text/html")
+    assert 0 < len(result["text"]) < READABILITY_BELOW
+    assert readability_pages and all(length > 0 for length in readability_pages)
+
+
+def test_trafilatura_outside_newsarchive_is_left_alone(readability_pages: list[int]) -> None:
+    extract_page(article(12), URL, "text/html")  # the hook is installed by now
+    readability_pages.clear()
+    text = trafilatura.extract(article(12).decode(), include_comments=False)
+    assert text and len(text) >= READABILITY_BELOW
+    assert readability_pages and all(length > 0 for length in readability_pages)
+
+
+def test_fast_mode_is_left_alone(readability_pages: list[int]) -> None:
+    with trafilatura_tuning.tuned():
+        trafilatura.bare_extraction(article(2).decode(), fast=True)
+    assert readability_pages == []
+
+
+def test_unexpected_trafilatura_internals_leave_extraction_unchanged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(trafilatura_tuning, "_hooks", None)
+    monkeypatch.setattr(trafilatura_tuning, "_warned", set())
+    hooked = trafilatura.core._extract_and_compare
+    monkeypatch.setattr(trafilatura.core, "_extract_and_compare", hooked)
+    monkeypatch.delattr(trafilatura.core, "compare_extraction")
+    with caplog.at_level(logging.WARNING, logger="newsarchive.trafilatura_tuning"):
+        hooks = trafilatura_tuning._install()
+        with trafilatura_tuning.tuned():
+            pass
+    assert hooks.original_extract_and_compare is None
+    assert hooks.lists  # the XPaths are still guarded
+    warnings = [r for r in caplog.records if "readability runs on every page" in r.message]
+    assert len(warnings) == 1
+    monkeypatch.undo()
+    assert "Paragraph 11." in extract_page(article(12), URL, "text/html")["text"]
+
+
+def test_tuned_and_plain_agree_on_short_pages() -> None:
+    html = article(2).decode()
+    plain = trafilatura.bare_extraction(html, include_comments=False)
+    with trafilatura_tuning.tuned():
+        gated = trafilatura.bare_extraction(html, include_comments=False)
+    assert plain is not None and gated is not None
+    assert gated.text == plain.text
+
+
+# --- guarded XPaths -----------------------------------------------------------------------------
+
+EDGE_PAGE = """<html><head><title>t</title></head><body>
+<div id="comments" class="x"><p>one</p></div><div class=""><p>empty class</p></div>
+<div><p>no attributes</p></div><section class="post-comments"><p>c</p></section>
+<div class="Cookie-Banner"><p>cookies</p></div><div id="cookie_notice"><p>n</p></div>
+<aside class="sidebar"><p>side</p></aside><div class="share-buttons hidden"><p>s</p></div>
+<div style="display:none" id="x-hidden"><p>h</p></div><footer><p>f</p></footer>
+<span class="author-name">Ada Jones</span><list class="comment-list"><item>i</item></list>
+</body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("re:test(@class, 'a|b')", "((@class) and re:test(@class, 'a|b'))"),
+        ("re:test(@id|@class, 'x')", "((@id or @class) and re:test(@id|@class, 'x'))"),
+        ("re:test(@class, 'Cookie', 'i')", "((@class) and re:test(@class, 'Cookie', 'i'))"),
+        ("re:test(@class, '^$|x')", "re:test(@class, '^$|x')"),  # matches "": unguarded
+        ("re:test(@class, 'x?')", "re:test(@class, 'x?')"),
+        ("re:test(., 'x')", "re:test(., 'x')"),  # not an attribute test
+    ],
+)
+def test_guarded_path(path: str, expected: str) -> None:
+    assert trafilatura_tuning.guarded_path(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "elements_only"),
+    [
+        (".//*[re:test(@class, '[a-z]+')]", True),
+        (".//aside|.//div[contains(@class, 'footer')]", True),
+        (".//a/@href", False),
+        (".//p//text()", False),
+        ("(.//div)[1]", False),
+        ("descendant::div", False),
+    ],
+)
+def test_selects_elements_only(path: str, elements_only: bool) -> None:
+    assert trafilatura_tuning.selects_elements_only(path) is elements_only
+
+
+def fixture_trees() -> list[object]:
+    from lxml.html import fromstring
+
+    pages = [EDGE_PAGE.encode()] + [path.read_bytes() for path in sorted(SITE.rglob("*.html"))]
+    return [fromstring(page) for page in pages]
+
+
+def test_guarded_xpaths_select_what_the_originals_select() -> None:
+    hooks = trafilatura_tuning._install()
+    pairs = [
+        (old, new)
+        for _, originals, guarded in hooks.lists
+        for old, new in zip(originals, guarded, strict=True)
+    ] + [(old, new) for _, _, old, new in hooks.attributes]
+    rewritten = [(old, new) for old, new in pairs if old is not new]
+    assert len(rewritten) >= 10  # the pruning XPaths of trafilatura 2.3 are among them
+    trees = fixture_trees()
+    for old, new in rewritten:
+        assert "re:test" in old.path and new.path != old.path
+        for tree in trees:
+            assert new(tree) == old(tree), old.path
+
+
+def test_guarded_xpaths_are_swapped_in_only_inside_tuned() -> None:
+    import trafilatura.xpaths
+
+    hooks = trafilatura_tuning._install()
+    target, originals, guarded = hooks.lists[0]
+    assert target == originals
+    discard = trafilatura.xpaths.OVERALL_DISCARD_XPATH
+    plain_paths = [x.path for x in discard]
+    with trafilatura_tuning.tuned():
+        assert target == guarded
+        assert [x.path for x in discard] == [
+            trafilatura_tuning.guarded_path(p) for p in plain_paths
+        ]
+        with trafilatura_tuning.tuned():  # nested: still guarded
+            assert target == guarded
+        assert target == guarded
+    assert target == originals
+    for module, attr, old, _ in hooks.attributes:
+        assert getattr(module, attr) is old
