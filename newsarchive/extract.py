@@ -415,11 +415,14 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
 
 # --- worker side -----------------------------------------------------------------------------
 
-_WARMUP_PAGE = (
+# Extracted once by each worker before its first page (and by `newsarchive eval` before it
+# times extraction): what trafilatura, jusText and py3langid load on first use is not per page.
+WARMUP_PAGE = (
     b"<html><head><title>Warm-up</title></head><body><nav><a href='/'>Home</a></nav><article>"
     + b"<p>This paragraph only exists to load trafilatura's lazily built state.</p>" * 8
     + b"</article><footer>Imprint</footer></body></html>"
 )
+WARMUP_URL = "https://example.com/warm-up"
 
 
 def _init_worker() -> None:
@@ -428,7 +431,7 @@ def _init_worker() -> None:
     _exit_with_parent()
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    extract_page(_WARMUP_PAGE, "https://example.com/warm-up", "text/html")
+    extract_page(WARMUP_PAGE, WARMUP_URL, "text/html")
 
 
 def _exit_with_parent() -> None:
