@@ -274,8 +274,11 @@ def parse_html(html: str) -> HtmlElement | None:
     """The lxml tree of a decoded page, parsed as trafilatura parses it (None if not HTML)."""
     from trafilatura.utils import load_html  # trafilatura is loaded where pages are extracted
 
-    # A leftover XML declaration makes lxml re-read the str as bytes in the declared charset.
-    return load_html(_XML_DECLARATION.sub("", html, count=1))
+    from newsarchive.trafilatura_tuning import tuned
+
+    with tuned():  # its parser, with lxml's C-level element lookup
+        # A leftover XML declaration makes lxml re-read the str as bytes in the declared charset.
+        return load_html(_XML_DECLARATION.sub("", html, count=1))
 
 
 def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""Two changes to how trafilatura runs inside newsarchive's extraction, both measured on the
-development set (docs/quality.md) and both active only within :func:`tuned`: calls to
-trafilatura elsewhere in the process (the eval's "trafilatura alone" reference) are left alone.
+"""Three changes to how trafilatura runs inside newsarchive's extraction, measured on the
+development set (docs/quality.md) and active only within :func:`tuned`: calls to trafilatura
+elsewhere in the process (the eval's "trafilatura alone" reference) are left alone.
 
 **Readability only where it can pay off** (about 3 ms a page). Unless ``fast`` is set,
 trafilatura runs its port of readability on every page, after its own extraction, and takes
@@ -19,9 +19,16 @@ absent attribute the test sees "" and, for a pattern that cannot match "", is fa
 without the call. Patterns that can match "" are left as they are. Where the XPath selects
 elements only, the attribute values reach re:test as plain strings (``smart_strings=False``).
 
-Both reach into trafilatura 2.3's internals (``trafilatura.core._extract_and_compare``, the
-XPath constants of ``trafilatura.xpaths`` and ``trafilatura.settings``). If a later trafilatura
-does not have them, a warning is logged once and extraction runs as plain trafilatura, slower.
+**Elements without a Python class lookup** (about 3% a page, same output). trafilatura's
+parser is an ``lxml.html.HTMLParser``, whose element class lookup runs Python code each time
+an element is first touched from Python, to give forms and inputs classes of their own that
+neither trafilatura nor newsarchive use. A copy of that parser with lxml's C-level lookup
+(every element an ``HtmlElement``) parses the page instead; copies of the tree keep it.
+
+All three reach into trafilatura 2.3's internals (``trafilatura.core._extract_and_compare``,
+the XPath constants of ``trafilatura.xpaths`` and ``trafilatura.settings``,
+``trafilatura.utils.HTML_PARSER``). What a later trafilatura no longer has is logged once as a
+warning and left out: extraction then runs as plain trafilatura does, only slower.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from lxml.etree import XPath
+from lxml.etree import ElementDefaultClassLookup, XPath
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +70,8 @@ class _Hooks:
     original_extract_and_compare: Callable[..., Any] | None = None
     # (list, its original XPaths, the guarded ones), swapped in place on entering tuned()
     lists: list[tuple[list[XPath], list[XPath], list[XPath]]] = field(default_factory=list)
-    # (module, attribute, original XPath, guarded XPath)
-    attributes: list[tuple[ModuleType, str, XPath, XPath]] = field(default_factory=list)
+    # (module, attribute, original, replacement): guarded XPaths, the parser
+    attributes: list[tuple[ModuleType, str, Any, Any]] = field(default_factory=list)
     depth: int = 0
 
 
@@ -110,6 +118,7 @@ def _install() -> _Hooks:
         _hooks = _Hooks()
         _hook_readability(_hooks)
         _prepare_xpaths(_hooks)
+        _prepare_parser(_hooks)
     return _hooks
 
 
@@ -167,7 +176,26 @@ def selects_elements_only(path: str) -> bool:
     return not any(sign in steps for sign in ("@", "(", "::"))
 
 
-def _holders_of(value: XPath) -> list[tuple[ModuleType, str]]:
+def _prepare_parser(hooks: _Hooks) -> None:
+    import trafilatura.utils as utils
+
+    parser = getattr(utils, "HTML_PARSER", None)
+    if parser is None or not callable(getattr(parser, "copy", None)):
+        _warn("no trafilatura.utils.HTML_PARSER: elements keep lxml.html's Python lookup")
+        return
+    plain = parser.copy()
+    plain.set_element_class_lookup(
+        ElementDefaultClassLookup(
+            element=HtmlElement,
+            comment=HtmlComment,
+            pi=HtmlProcessingInstruction,
+            entity=HtmlEntity,
+        )
+    )
+    hooks.attributes += [(module, attr, parser, plain) for module, attr in _holders_of(parser)]
+
+
+def _holders_of(value: object) -> list[tuple[ModuleType, str]]:
     """Every (trafilatura module, attribute) bound to `value` (``from x import NAME`` copies)."""
     return [
         (module, attr)
