@@ -11,9 +11,13 @@ it changed 12 of the 882 texts that long, and skipping it there raised F1 from 0
 0.9408. So the comparison then gets an empty page instead of a copy of the real one;
 everything after it (jusText's rescue of an unclean text, the recall escalation) runs as before.
 
-**XPath regex tests only on attributes that exist** (about 1.4 ms a page, same output).
-trafilatura's pruning XPaths test ``@id`` and ``@class`` with EXSLT ``re:test``, which lxml
-answers by calling back into Python for every element, with or without the attribute. On an
+**XPaths that libxml2 answers faster** (about 2.5 ms a page, same output). Each XPath
+constant is rewritten once, two ways. ``.//*[self::div or self::section][P]`` becomes
+``(.//div|.//section)[P]`` (:func:`named_steps`): libxml2 finds elements by name in half the
+time it takes to test every element's name in a predicate. And regex tests run only on
+attributes that exist (:func:`guarded_path`): trafilatura's pruning XPaths test ``@id`` and
+``@class`` with EXSLT ``re:test``, which lxml answers by calling back into Python for every
+element, with or without the attribute. On an
 absent attribute the test sees "" and, for a pattern that cannot match "", is false; so
 ``re:test(@class, 'p')`` becomes ``(@class and re:test(@class, 'p'))``, which libxml2 decides
 without the call. Patterns that can match "" are left as they are. Where the XPath selects
@@ -56,6 +60,9 @@ EXSLT_REGEXP = "http://exslt.org/regular-expressions"
 _RE_TEST = re.compile(
     r"re:test\(\s*(@[\w:-]+(?:\s*\|\s*@[\w:-]+)*)\s*,\s*'([^']*)'\s*(?:,\s*'([a-z]*)'\s*)?\)"
 )
+# .//*[self::a or self::b ...] followed by predicates only
+_SELF_NAMES = re.compile(r"^\s*\.//\*\[\s*(self::[\w-]+(?:\s+or\s+self::[\w-]+)*)\s*\](.*)$", re.S)
+_POSITIONAL = re.compile(r"position\(|last\(|\[\s*\d")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _PREDICATE = re.compile(r"\[[^\[\]]*\]")
 _HOOKED = ("_extract_and_compare", "extract_content", "compare_extraction")
@@ -89,6 +96,33 @@ def tuned() -> Iterator[None]:
     finally:
         _swap_out(hooks)
         _active.reset(token)
+
+
+def tuned_path(path: str) -> str:
+    """`path` with its element names as steps (:func:`named_steps`) and its attribute regex
+    tests guarded (:func:`guarded_path`)."""
+    return guarded_path(named_steps(path))
+
+
+def named_steps(path: str) -> str:
+    """``.//*[self::a or self::b][P]...`` as ``(.//a|.//b)[P]...``: the same elements, and
+    libxml2 finds them by name in half the time. Only where the other predicates cannot
+    depend on position (no position(), last() or number), which a union would change."""
+    match = _SELF_NAMES.match(path)
+    if match is None:
+        return path
+    rest = match.group(2)
+    if not _only_predicates(rest) or _POSITIONAL.search(_QUOTED.sub("''", rest)):
+        return path
+    names = re.findall(r"self::([\w-]+)", match.group(1))
+    return "(" + "|".join(f".//{name}" for name in names) + ")" + rest
+
+
+def _only_predicates(rest: str) -> bool:
+    steps = _QUOTED.sub("''", rest).strip()
+    while (shorter := _PREDICATE.sub("", steps)) != steps:
+        steps = shorter
+    return steps.strip() == "" and rest.strip().startswith("[")
 
 
 def guarded_path(path: str) -> str:
@@ -154,7 +188,7 @@ def _prepare_xpaths(hooks: _Hooks) -> None:
 
 
 def _guarded(xpath: XPath) -> XPath:
-    path = guarded_path(xpath.path)
+    path = tuned_path(xpath.path)
     if path == xpath.path:
         return xpath
     try:
