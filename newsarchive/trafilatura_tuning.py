@@ -75,9 +75,9 @@ class _Hooks:
     """What :func:`_install` found and prepared (once per process)."""
 
     original_extract_and_compare: Callable[..., Any] | None = None
-    # (list, its original XPaths, the guarded ones), swapped in place on entering tuned()
+    # (list, its original XPaths, the rewritten ones), swapped in place on entering tuned()
     lists: list[tuple[list[XPath], list[XPath], list[XPath]]] = field(default_factory=list)
-    # (module, attribute, original, replacement): guarded XPaths, the parser
+    # (module, attribute, original, replacement): rewritten XPaths, the parser
     attributes: list[tuple[ModuleType, str, Any, Any]] = field(default_factory=list)
     depth: int = 0
 
@@ -87,7 +87,7 @@ _hooks: _Hooks | None = None
 
 @contextmanager
 def tuned() -> Iterator[None]:
-    """Within this block, trafilatura runs with both changes above."""
+    """Within this block, trafilatura runs with the three changes above."""
     hooks = _install()
     token = _active.set(hooks.original_extract_and_compare is not None)
     _swap_in(hooks)
