@@ -37,6 +37,7 @@ warning and left out: extraction then runs as plain trafilatura does, only slowe
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import sys
@@ -65,7 +66,12 @@ _SELF_NAMES = re.compile(r"^\s*\.//\*\[\s*(self::[\w-]+(?:\s+or\s+self::[\w-]+)*
 _POSITIONAL = re.compile(r"position\(|last\(|\[\s*\d")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _PREDICATE = re.compile(r"\[[^\[\]]*\]")
-_HOOKED = ("_extract_and_compare", "extract_content", "compare_extraction")
+# trafilatura.core functions the readability gate calls or replaces, with their parameters
+_HOOKED = {
+    "_extract_and_compare": ("cleaned_tree", "cleaned_tree_backup", "tree", "options"),
+    "extract_content": ("cleaned_tree", "options"),
+    "compare_extraction": ("cleaned_tree", "raw_tree", "body", "text", "options"),
+}
 
 _active: ContextVar[bool] = ContextVar("newsarchive_trafilatura_tuned", default=False)
 
@@ -159,11 +165,24 @@ def _install() -> _Hooks:
 def _hook_readability(hooks: _Hooks) -> None:
     import trafilatura.core as core
 
-    if not all(callable(getattr(core, name, None)) for name in _HOOKED):
-        _warn(f"trafilatura.core has no {'/'.join(_HOOKED)}: readability runs on every page")
+    if not all(_has_signature(core, name, params) for name, params in _HOOKED.items()):
+        expected = "/".join(_HOOKED)
+        _warn(f"trafilatura.core has no {expected} as expected: readability runs on every page")
         return
     hooks.original_extract_and_compare = core._extract_and_compare
     core._extract_and_compare = _extract_and_compare
+
+
+def _has_signature(module: ModuleType, name: str, params: tuple[str, ...]) -> bool:
+    """`module.name` takes `params` first, and nothing else without a default."""
+    try:
+        signature = inspect.signature(getattr(module, name))
+    except (AttributeError, TypeError, ValueError):
+        return False
+    found = list(signature.parameters.values())
+    names = tuple(parameter.name for parameter in found[: len(params)])
+    rest = found[len(params) :]
+    return names == params and all(p.default is not inspect.Parameter.empty for p in rest)
 
 
 def _prepare_xpaths(hooks: _Hooks) -> None:

@@ -6,6 +6,7 @@ internals are not the expected ones."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 import trafilatura
@@ -76,20 +77,32 @@ def test_fast_mode_is_left_alone(readability_pages: list[int]) -> None:
     assert readability_pages == []
 
 
+def changed_extract_content(tree, options, focus):  # type: ignore[no-untyped-def]
+    raise AssertionError("a trafilatura whose internals changed must not be called into")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda core: delattr(core, "compare_extraction"),
+        lambda core: setattr(core, "extract_content", changed_extract_content),
+    ],
+    ids=["a hooked function is gone", "a hooked function takes other parameters"],
+)
 def test_unexpected_trafilatura_internals_leave_extraction_unchanged(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, change: Callable
 ) -> None:
     monkeypatch.setattr(trafilatura_tuning, "_hooks", None)
     monkeypatch.setattr(trafilatura_tuning, "_warned", set())
-    hooked = trafilatura.core._extract_and_compare
-    monkeypatch.setattr(trafilatura.core, "_extract_and_compare", hooked)
-    monkeypatch.delattr(trafilatura.core, "compare_extraction")
+    for name in ("_extract_and_compare", "extract_content", "compare_extraction"):
+        monkeypatch.setattr(trafilatura.core, name, getattr(trafilatura.core, name))
+    change(trafilatura.core)
     with caplog.at_level(logging.WARNING, logger="newsarchive.trafilatura_tuning"):
         hooks = trafilatura_tuning._install()
         with trafilatura_tuning.tuned():
             pass
     assert hooks.original_extract_and_compare is None
-    assert hooks.lists  # the XPaths are still guarded
+    assert hooks.lists  # the XPaths are still rewritten
     warnings = [r for r in caplog.records if "readability runs on every page" in r.message]
     assert len(warnings) == 1
     monkeypatch.undo()
