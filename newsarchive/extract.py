@@ -282,7 +282,7 @@ def parse_html(html: str) -> HtmlElement | None:
 
 
 def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:
-    """The extraction fields of a parsed page (its tree is left as it was)."""
+    """The extraction fields of a parsed page. Its tree is used up: trafilatura prunes it."""
     from newsarchive.trafilatura_tuning import tuned
 
     with tuned():  # readability for short texts only, guarded XPaths (docs/quality.md)
@@ -295,15 +295,17 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     from trafilatura.xml import xmltotxt
 
     from newsarchive.metadata import access, page_images, page_metadata
+    from newsarchive.trafilatura_tuning import handed_over
 
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
     meta = page_metadata(tree, url)
     fields = _metadata_fields(meta, url, canonical, language)
     fields["images"] = page_images(tree, url, meta)
-    # bare_extraction works on its own copy of the tree; its metadata step (htmldate's
-    # extensive search) is the slow part, replaced by newsarchive.metadata. Links, formatting
-    # and images left out: keeping them changes which text trafilatura picks (docs/quality.md).
-    doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
+    # bare_extraction's metadata step (htmldate's extensive search) is the slow part, replaced
+    # by newsarchive.metadata. Links, formatting and images left out: keeping them changes
+    # which text trafilatura picks (docs/quality.md).
+    with handed_over(tree):  # no copy: the tree has served links, requisites and metadata
+        doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
     if isinstance(doc, Document):
         fields["text"] = strip_boilerplate(_clean(doc.text))
         fields["markdown"] = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))

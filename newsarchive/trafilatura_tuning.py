@@ -1,4 +1,4 @@
-"""Three changes to how trafilatura runs inside newsarchive's extraction, measured on the
+"""Four changes to how trafilatura runs inside newsarchive's extraction, measured on the
 development set (docs/quality.md) and active only within :func:`tuned`: calls to trafilatura
 elsewhere in the process (the eval's "trafilatura alone" reference) are left alone.
 
@@ -29,10 +29,18 @@ an element is first touched from Python, to give forms and inputs classes of the
 neither trafilatura nor newsarchive use. A copy of that parser with lxml's C-level lookup
 (every element an ``HtmlElement``) parses the page instead; copies of the tree keep it.
 
-All three reach into trafilatura 2.3's internals (``trafilatura.core._extract_and_compare``,
+**No copy of a tree the caller is done with** (about 0.5 ms a page, same output).
+``bare_extraction`` copies a tree it is given before pruning it. newsarchive parses each page
+once, finds its links, requisites and metadata in that tree, and then has no further use for
+it: inside :func:`handed_over`, the copy ``bare_extraction`` makes of that one tree is the
+tree itself. Every other copy trafilatura makes (of the cleaned tree, for readability, for
+its recall retry) is made as before.
+
+All four reach into trafilatura 2.3's internals (``trafilatura.core._extract_and_compare``,
 the XPath constants of ``trafilatura.xpaths`` and ``trafilatura.settings``,
-``trafilatura.utils.HTML_PARSER``). What a later trafilatura no longer has is logged once as a
-warning and left out: extraction then runs as plain trafilatura does, only slower.
+``trafilatura.utils.HTML_PARSER``, ``trafilatura.core.copy``). What a later trafilatura no
+longer has is logged once as a warning and left out: extraction then runs as plain
+trafilatura does, only slower.
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ _HOOKED = {
 }
 
 _active: ContextVar[bool] = ContextVar("newsarchive_trafilatura_tuned", default=False)
+_handed_over: ContextVar[object | None] = ContextVar("newsarchive_handed_over", default=None)
 
 
 @dataclass
@@ -93,7 +102,7 @@ _hooks: _Hooks | None = None
 
 @contextmanager
 def tuned() -> Iterator[None]:
-    """Within this block, trafilatura runs with the three changes above."""
+    """Within this block, trafilatura runs with the changes above."""
     hooks = _install()
     token = _active.set(hooks.original_extract_and_compare is not None)
     _swap_in(hooks)
@@ -102,6 +111,17 @@ def tuned() -> Iterator[None]:
     finally:
         _swap_out(hooks)
         _active.reset(token)
+
+
+@contextmanager
+def handed_over(tree: object) -> Iterator[None]:
+    """Within :func:`tuned` and this block, ``bare_extraction`` prunes `tree` itself instead of
+    a copy of it: the caller must not use `tree` afterwards."""
+    token = _handed_over.set(tree)
+    try:
+        yield
+    finally:
+        _handed_over.reset(token)
 
 
 def tuned_path(path: str) -> str:
@@ -159,6 +179,7 @@ def _install() -> _Hooks:
         _hook_readability(_hooks)
         _prepare_xpaths(_hooks)
         _prepare_parser(_hooks)
+        _prepare_copy(_hooks)
     return _hooks
 
 
@@ -246,6 +267,29 @@ def _prepare_parser(hooks: _Hooks) -> None:
         )
     )
     hooks.attributes += [(module, attr, parser, plain) for module, attr in _holders_of(parser)]
+
+
+def _prepare_copy(hooks: _Hooks) -> None:
+    global _bare_extraction_code
+    import trafilatura.core as core
+
+    bare_extraction = getattr(core, "bare_extraction", None)
+    if getattr(core, "copy", None) is not copy or not hasattr(bare_extraction, "__code__"):
+        _warn("trafilatura.core does not copy with copy.copy: trees handed over are copied")
+        return
+    _bare_extraction_code = bare_extraction.__code__
+    hooks.attributes.append((core, "copy", copy, _copy_unless_handed_over))
+
+
+_bare_extraction_code: object = None
+
+
+def _copy_unless_handed_over(value: Any) -> Any:
+    """copy.copy, except for the tree handed over, when bare_extraction itself copies it."""
+    if value is _handed_over.get() and sys._getframe(1).f_code is _bare_extraction_code:
+        _handed_over.set(None)  # once: a later copy of the same tree is a real one
+        return value
+    return copy(value)
 
 
 def _holders_of(value: object) -> list[tuple[ModuleType, str]]:

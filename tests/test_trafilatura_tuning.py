@@ -272,3 +272,37 @@ def test_extraction_is_the_same_with_either_parser() -> None:
         tuned = trafilatura.bare_extraction(tuned_tree, include_comments=False)
     assert plain is not None and tuned is not None
     assert tuned.text == plain.text and SENTENCE.strip() in tuned.text
+
+
+# --- trees handed over --------------------------------------------------------------------------
+
+
+def test_a_tree_handed_over_is_pruned_in_place_with_the_same_result() -> None:
+    from lxml.html import tostring
+    from trafilatura.utils import load_html
+
+    comments = "<div id='comments'><p>A reader's comment on the harbour report.</p></div>"
+    page = article(12).decode().replace("</article>", f"</article>{comments}")
+    plain = trafilatura.bare_extraction(load_html(page), include_comments=False)
+    with trafilatura_tuning.tuned():
+        kept = load_html(page)
+        before = tostring(kept)
+        kept_doc = trafilatura.bare_extraction(kept, include_comments=False)
+        assert tostring(kept) == before  # not handed over: trafilatura worked on a copy
+        given = load_html(page)
+        with trafilatura_tuning.handed_over(given):
+            given_doc = trafilatura.bare_extraction(given, include_comments=False)
+    assert plain is not None and kept_doc is not None and given_doc is not None
+    assert given_doc.text == kept_doc.text == plain.text
+    assert given.find(".//div[@id='comments']") is None  # pruned in place: no copy was made
+    assert kept.find(".//div[@id='comments']") is not None
+
+
+def test_only_bare_extractions_own_copy_is_skipped() -> None:
+    from trafilatura.utils import load_html
+
+    tree = load_html(article(2).decode())
+    with trafilatura_tuning.tuned(), trafilatura_tuning.handed_over(tree):
+        copied = trafilatura.core.copy(tree)  # called from here, not from bare_extraction
+    assert copied is not tree
+    assert trafilatura.core.copy is trafilatura_tuning.copy  # swapped back
