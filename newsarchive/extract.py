@@ -212,8 +212,7 @@ def _analyse(
     job: PageJob, analysis: PageAnalysis, result: dict[str, Any], time_limit: float | None
 ) -> None:
     if not is_html(job.content_type, job.body):
-        mime = mime_type(job.content_type)
-        result["extraction_error"] = f"not HTML ({mime or 'no content type'})"
+        result["extraction_error"] = not_html_error(job.content_type)
         return
     with _time_limit(time_limit):
         html, result["encoding"] = decode_html(job.body, job.content_type)
@@ -262,6 +261,11 @@ def _blank_result(include_html: bool) -> dict[str, Any]:
     if include_html:
         result["html"] = None
     return result
+
+
+def not_html_error(content_type: str | bytes | None) -> str:
+    """The extraction_error of a body that is not HTML."""
+    return f"not HTML ({mime_type(content_type) or 'no content type'})"
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,9 +9,9 @@ from newsarchive import __version__
 from newsarchive.archive import Archive
 from newsarchive.captures import read_text
 from newsarchive.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
-from newsarchive.extract import ExtractionPool, decode_html, rich_fields
+from newsarchive.extract import ExtractionPool, decode_html, not_html_error, rich_fields
 from newsarchive.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
-from newsarchive.mediatypes import is_html, mime_type
+from newsarchive.mediatypes import is_html
 from newsarchive.state import ArticleState
 from newsarchive.warc_writer import RecordPointer, WrittenRecord
 
@@ -56,8 +56,7 @@ class ExtractionPipeline:
         if item.url in self.archive.written_urls:
             return item  # resumed run: its line is written already
         if not is_html(item.content_type, item.body):
-            mime = mime_type(item.content_type) or "no content type"
-            item.extraction = {"extraction_error": f"not HTML ({mime})"}
+            item.extraction = {"extraction_error": not_html_error(item.content_type)}
             return item
         if not self.config.extract:
             item.extraction = {"extraction_error": "extraction disabled (--no-extract)"}

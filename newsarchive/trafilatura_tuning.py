@@ -81,7 +81,6 @@ _HOOKED = {
     "compare_extraction": ("cleaned_tree", "raw_tree", "body", "text", "options"),
 }
 
-_active: ContextVar[bool] = ContextVar("newsarchive_trafilatura_tuned", default=False)
 _handed_over: ContextVar[object | None] = ContextVar("newsarchive_handed_over", default=None)
 
 
@@ -94,7 +93,8 @@ class _Hooks:
     lists: list[tuple[list[XPath], list[XPath], list[XPath]]] = field(default_factory=list)
     # (module, attribute, original, replacement): rewritten XPaths, the parser
     attributes: list[tuple[ModuleType, str, Any, Any]] = field(default_factory=list)
-    depth: int = 0
+    bare_extraction_code: object = None  # whose own copy of a handed-over tree is skipped
+    depth: int = 0  # tuned() blocks entered and not left
 
 
 _hooks: _Hooks | None = None
@@ -104,13 +104,11 @@ _hooks: _Hooks | None = None
 def tuned() -> Iterator[None]:
     """Within this block, trafilatura runs with the changes above."""
     hooks = _install()
-    token = _active.set(hooks.original_extract_and_compare is not None)
     _swap_in(hooks)
     try:
         yield
     finally:
         _swap_out(hooks)
-        _active.reset(token)
 
 
 @contextmanager
@@ -145,10 +143,15 @@ def named_steps(path: str) -> str:
 
 
 def _only_predicates(rest: str) -> bool:
-    steps = _QUOTED.sub("''", rest).strip()
+    return rest.strip().startswith("[") and _outside_predicates(rest).strip() == ""
+
+
+def _outside_predicates(path: str) -> str:
+    """`path` without its predicates (and with its string literals emptied first)."""
+    steps = _QUOTED.sub("''", path)
     while (shorter := _PREDICATE.sub("", steps)) != steps:
         steps = shorter
-    return steps.strip() == "" and rest.strip().startswith("[")
+    return steps
 
 
 def guarded_path(path: str) -> str:
@@ -244,9 +247,7 @@ def _guarded(xpath: XPath) -> XPath:
 def selects_elements_only(path: str) -> bool:
     """True when `path`, outside its predicates, steps only to elements (no attributes, text
     nodes or function results)."""
-    steps = _QUOTED.sub("''", path)
-    while (shorter := _PREDICATE.sub("", steps)) != steps:
-        steps = shorter
+    steps = _outside_predicates(path)
     return not any(sign in steps for sign in ("@", "(", "::"))
 
 
@@ -270,23 +271,20 @@ def _prepare_parser(hooks: _Hooks) -> None:
 
 
 def _prepare_copy(hooks: _Hooks) -> None:
-    global _bare_extraction_code
     import trafilatura.core as core
 
     bare_extraction = getattr(core, "bare_extraction", None)
     if getattr(core, "copy", None) is not copy or not hasattr(bare_extraction, "__code__"):
         _warn("trafilatura.core does not copy with copy.copy: trees handed over are copied")
         return
-    _bare_extraction_code = bare_extraction.__code__
+    hooks.bare_extraction_code = bare_extraction.__code__
     hooks.attributes.append((core, "copy", copy, _copy_unless_handed_over))
-
-
-_bare_extraction_code: object = None
 
 
 def _copy_unless_handed_over(value: Any) -> Any:
     """copy.copy, except for the tree handed over, when bare_extraction itself copies it."""
-    if value is _handed_over.get() and sys._getframe(1).f_code is _bare_extraction_code:
+    assert _hooks is not None
+    if value is _handed_over.get() and sys._getframe(1).f_code is _hooks.bare_extraction_code:
         _handed_over.set(None)  # once: a later copy of the same tree is a real one
         return value
     return copy(value)
@@ -340,7 +338,7 @@ def _extract_and_compare(
 ) -> tuple[Any, str]:
     """trafilatura's stages 1-2 (own extraction, then the comparison), gated."""
     assert _hooks is not None and _hooks.original_extract_and_compare is not None
-    if not _active.get() or options.fast:
+    if _hooks.depth == 0 or options.fast:  # outside tuned(), or trafilatura's own fast mode
         return _hooks.original_extract_and_compare(cleaned_tree, cleaned_tree_backup, tree, options)
     import trafilatura.core as core
 
