@@ -30,9 +30,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newsarchive.cdxj import cdxj_line, merge_into_index
+from newsarchive.capture.warc_writer import WarcFileWriter, warc_date
 from newsarchive.replay.lookup import ArchiveReader
-from newsarchive.warc_writer import WarcFileWriter, warc_date
+from newsarchive.store.cdxj import cdxj_line, merge_into_index
 
 RUN_ID = "20240101T000000Z-beef"
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -17,12 +17,12 @@ Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
 # Commands implemented in their own modules, imported only when used: name -> "module:function".
 _LAZY_COMMANDS = {
-    "verify": "newsarchive.verify:run",
-    "repair": "newsarchive.repair:run",
+    "verify": "newsarchive.store.verify:run",
+    "repair": "newsarchive.store.repair:run",
     "replay": "newsarchive.replay.server:run",
-    "seed": "newsarchive.distributed:run_seed",
-    "reextract": "newsarchive.reextract:run",
-    "eval": "newsarchive.evaluation:run",
+    "seed": "newsarchive.distributed.legacy:run_seed",
+    "reextract": "newsarchive.commands.reextract:run",
+    "eval": "newsarchive.commands.evaluate:run",
 }
 
 
@@ -179,10 +179,10 @@ class UsageError(Exception):
 
 @command("crawl")
 def run_crawl(args: argparse.Namespace) -> int:
-    from newsarchive.seeds import load_seeds
+    from newsarchive.crawl.seeds import load_seeds
 
     if args.redis:  # a worker of a distributed crawl (docs/distributed.md)
-        from newsarchive.distributed import run_worker
+        from newsarchive.distributed.legacy import run_worker
 
         return run_worker(args)
     try:
@@ -198,7 +198,7 @@ def run_crawl(args: argparse.Namespace) -> int:
     if problem:
         print(f"newsarchive crawl: {problem}", file=sys.stderr)
         return EXIT_FATAL
-    from newsarchive.runs import RunLocked, prepare_run
+    from newsarchive.schedule.runs import RunLocked, prepare_run
 
     try:
         run = prepare_run(args.output, args.resume, args.wait_lock)
@@ -237,7 +237,7 @@ def _run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    from newsarchive.archive import Archive
+    from newsarchive.store.archive import Archive
 
     settings = get_project_settings()
     settings.setdict(overrides, priority="cmdline")
@@ -260,8 +260,8 @@ def _run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
 # -- index ---------------------------------------------------------------------------------------
 @command("index")
 def run_index(args: argparse.Namespace) -> int:
-    from newsarchive.archive import Layout
-    from newsarchive.cdxj import index_lock, rebuild_index
+    from newsarchive.store.archive import Layout
+    from newsarchive.store.cdxj import index_lock, rebuild_index
 
     layout = Layout(args.output)
     with index_lock(layout.index):  # a worker closing meanwhile merges after, not lost under

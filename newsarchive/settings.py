@@ -79,34 +79,35 @@ HTTPPROXY_ENABLED = False  # the raw-capture handler speaks to origin servers on
 HTTPERROR_ALLOW_ALL = True  # failed pages still reach the spider, which records them
 
 DOWNLOAD_HANDLERS = {
-    "http": "newsarchive.http_handler.RawCaptureDownloadHandler",
-    "https": "newsarchive.http_handler.RawCaptureDownloadHandler",
+    "http": "newsarchive.capture.http_handler.RawCaptureDownloadHandler",
+    "https": "newsarchive.capture.http_handler.RawCaptureDownloadHandler",
 }
 DOWNLOADER_MIDDLEWARES = {
     # Closest to the downloader: sees every exchange as on the wire, before decompression (590),
     # redirects (600) and retries (550) change or consume it.
-    "newsarchive.downloadermiddlewares.WarcCaptureMiddleware": 950,
+    "newsarchive.crawl.downloadermiddlewares.capture.WarcCaptureMiddleware": 950,
     # Scrapy's own looks up the public suffix list online on first use; this one never does.
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
-    "newsarchive.downloadermiddlewares.OfflineCookiesMiddleware": 700,
-    # Scrapy's retries 429/503 at once; this one waits for Retry-After (newsarchive/retry.py).
+    "newsarchive.crawl.downloadermiddlewares.capture.OfflineCookiesMiddleware": 700,
+    # Scrapy's retries 429/503 at once; this one waits for Retry-After
+    # (newsarchive/crawl/downloadermiddlewares/retryafter.py).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     # before Scrapy's offsite check (50), which lets seeds' redirects leave the scope
-    "newsarchive.scope.RedirectScopeMiddleware": 45,
-    "newsarchive.retry.RetryAfterMiddleware": 550,
+    "newsarchive.crawl.downloadermiddlewares.redirectscope.RedirectScopeMiddleware": 45,
+    "newsarchive.crawl.downloadermiddlewares.retryafter.RetryAfterMiddleware": 550,
     # Scrapy's gives requests waiting together for robots.txt no parser (they are let through)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "newsarchive.downloadermiddlewares.RobotsTxtMiddleware": 100,
+    "newsarchive.crawl.downloadermiddlewares.capture.RobotsTxtMiddleware": 100,
 }
 SPIDER_MIDDLEWARES = {
     # after the callbacks: asks for the requisites of archived HTML pages (and their CSS)
-    "newsarchive.spidermiddlewares.RequisitesMiddleware": 800,
+    "newsarchive.crawl.spidermiddlewares.requisites.RequisitesMiddleware": 800,
 }
 ITEM_PIPELINES = {
-    "newsarchive.pipelines.ExtractionPipeline": 300,
-    "newsarchive.pipelines.ArchivePipeline": 800,
+    "newsarchive.crawl.pipelines.archive.ExtractionPipeline": 300,
+    "newsarchive.crawl.pipelines.archive.ArchivePipeline": 800,
 }
 EXTENSIONS = {
-    "newsarchive.extensions.RunLifecycle": 100,
-    "newsarchive.extensions.Progress": 200,
+    "newsarchive.crawl.extensions.lifecycle.RunLifecycle": 100,
+    "newsarchive.crawl.extensions.lifecycle.Progress": 200,
 }

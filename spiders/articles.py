@@ -15,18 +15,18 @@ import scrapy
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from newsarchive.archive import Archive
+from newsarchive.base.mediatypes import is_html
+from newsarchive.base.urls import InvalidURL, normalize_url, registered_domain, url_host
+from newsarchive.capture.exchange import CAPTURE_META_KEY
 from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY, VIA_META_KEY
-from newsarchive.exchange import CAPTURE_META_KEY
-from newsarchive.extract import PageAnalysis, PageJob
-from newsarchive.feeds import Discovery, DocKind, discover
-from newsarchive.items import PageItem
-from newsarchive.links import discover_links
-from newsarchive.mediatypes import is_html
-from newsarchive.revisit import RevisitPolicy
-from newsarchive.seeds import Seed, load_seeds
-from newsarchive.spidermiddlewares import REQUISITE_URLS_META_KEY
-from newsarchive.urls import InvalidURL, normalize_url, registered_domain, url_host
+from newsarchive.crawl.feeds import Discovery, DocKind, discover
+from newsarchive.crawl.items import PageItem
+from newsarchive.crawl.seeds import Seed, load_seeds
+from newsarchive.crawl.spidermiddlewares.requisites import REQUISITE_URLS_META_KEY
+from newsarchive.extract.analysis import PageAnalysis, PageJob
+from newsarchive.extract.links import discover_links
+from newsarchive.schedule.revisit import RevisitPolicy
+from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
     from typing import Self
@@ -216,7 +216,7 @@ class ArticlesSpider(scrapy.Spider):
             yield self._request(url, via=entry.via, seed=seed, referrer=response.url)
 
     def _due(self, url: str, lastmod: datetime | None = None) -> bool:
-        """Whether a known article is to be fetched again (newsarchive.revisit)."""
+        """Whether a known article is to be fetched again (newsarchive.schedule.revisit)."""
         if self.policy.is_due(self.archive.state, url, lastmod):
             return True
         self.archive.stats.not_due += 1
@@ -253,7 +253,8 @@ class ArticlesSpider(scrapy.Spider):
             yield self._request(url, via=via, seed=seed, referrer=response.url)
 
     def parse_requisite(self, response: Response) -> Iterator[Any]:
-        """A page requisite (newsarchive.spidermiddlewares): archived raw by the WARC capture
+        """A page requisite (newsarchive.crawl.spidermiddlewares.requisites): archived raw by the
+        WARC capture
         middleware, with no JSONL line and no links followed."""
         yield from ()
 

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 
-from newsarchive.runlock import RunLock
-from newsarchive.warcscan import scan_warc
+from newsarchive.store.runlock import RunLock
+from newsarchive.store.warcscan import scan_warc
 from tests.conftest import NEWSARCHIVE, ROOT, run_newsarchive, write_seed_document
 from tests.hostile_server import HostileServer
 

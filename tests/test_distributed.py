@@ -23,7 +23,7 @@ import redis
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.demo.server import SiteServer
-from newsarchive.repair import run_of
+from newsarchive.store.repair import run_of
 from tests.conftest import NEWSARCHIVE, ROOT, run_newsarchive
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -404,7 +404,7 @@ def test_worker_lock_is_shared_by_workers_and_exclusive_against_embedded_runs(
 
 
 def _merge_many(index_dir: str, worker: int) -> None:
-    from newsarchive.cdxj import merge_into_index
+    from newsarchive.store.cdxj import merge_into_index
 
     for batch in range(25):
         merge_into_index(Path(index_dir), [
@@ -470,7 +470,7 @@ def test_workers_writing_locally_then_gathered_into_one_archive(
 
 
 def test_redis_passwords_stay_out_of_records():
-    from newsarchive.distributed import redact_url
+    from newsarchive.distributed.legacy import redact_url
 
     assert redact_url("redis://:s3cret@db.internal:6380/2") == "redis://:***@db.internal:6380/2"
     assert redact_url("redis://app:s3cret@db/0") == "redis://app:***@db/0"

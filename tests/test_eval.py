@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsarchive.evaluation import (
+from newsarchive.commands.evaluate import (
     Counts,
     EvalPage,
     count,

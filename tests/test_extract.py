@@ -1,4 +1,4 @@
-"""Tests of newsarchive.extract: decoding, trafilatura extraction, and the worker pool."""
+"""Tests of newsarchive.extract.analysis: decoding, trafilatura extraction, and the worker pool."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from newsarchive.digests import sha1_digest
-from newsarchive.extract import ExtractionPool, decode_html, extract_page
+from newsarchive.base.digests import sha1_digest
+from newsarchive.extract.analysis import ExtractionPool, decode_html, extract_page
 
 URL = "https://www.example-news.com/2024/04/28/harbour-bridge-reopens?utm_source=feed"
 KEYS = {
@@ -348,7 +348,7 @@ def test_pool_gives_up_when_workers_cannot_start() -> None:
 
 ORPHAN_SCRIPT = """
 import asyncio, sys, time
-from newsarchive.extract import ExtractionPool
+from newsarchive.extract.analysis import ExtractionPool
 
 async def main():
     pool = ExtractionPool(workers=2)

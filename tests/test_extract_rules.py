@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from newsarchive.cleanup import strip_boilerplate
-from newsarchive.extract import extract_page
-from newsarchive.metadata import iso_datetime
+from newsarchive.extract.analysis import extract_page
+from newsarchive.extract.boilerplate import strip_boilerplate
+from newsarchive.extract.metadata import iso_datetime
 
 URL = "https://news.example.org/2024/05/02/city-council-budget"
 PROSE = [

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime, timedelta
 
-from newsarchive.changes import line_diff
-from newsarchive.feeds import DocKind, discover, sniff
-from newsarchive.revisit import RevisitPolicy
-from newsarchive.state import ArticleState, FetchState, SqliteStateStore
-from newsarchive.warc_writer import RecordPointer, WrittenRecord
+from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
+from newsarchive.crawl.feeds import DocKind, discover, sniff
+from newsarchive.schedule.changes import line_diff
+from newsarchive.schedule.revisit import RevisitPolicy
+from newsarchive.store.state import ArticleState, FetchState, SqliteStateStore
 
 BASE = "https://news.example.com/"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from newsarchive.retry import retry_after_seconds
+from newsarchive.crawl.downloadermiddlewares.retryafter import retry_after_seconds
 from tests.conftest import CrawlRun, run_newsarchive
 from tests.hostile_server import CP1251_SENTENCE, ROUTES, HostileServer
 

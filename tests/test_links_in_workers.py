@@ -12,10 +12,10 @@ import pytest
 import scrapy
 from scrapy.http import HtmlResponse
 
-from newsarchive.extract import PageJob, analyse_page
-from newsarchive.links import discover_links
-from newsarchive.seeds import load_seeds
-from newsarchive.spidermiddlewares import requisite_urls
+from newsarchive.crawl.seeds import load_seeds
+from newsarchive.crawl.spidermiddlewares.requisites import requisite_urls
+from newsarchive.extract.analysis import PageJob, analyse_page
+from newsarchive.extract.links import discover_links
 from tests.conftest import SITE, run_newsarchive, write_seed_document
 
 BASE = "http://127.0.0.1:8080"
@@ -101,9 +101,9 @@ def _crawler(tmp_path: Path, **settings: object):
 async def _follow_links(
     tmp_path: Path, page: Path, ready: bool, timeout: float = 30.0
 ) -> tuple[list, dict, dict]:
-    from newsarchive.archive import Archive
-    from newsarchive.exchange import CAPTURE_META_KEY
-    from newsarchive.extract import ExtractionPool
+    from newsarchive.capture.exchange import CAPTURE_META_KEY
+    from newsarchive.extract.analysis import ExtractionPool
+    from newsarchive.store.archive import Archive
     from spiders.articles import ArticlesSpider
 
     crawler = _crawler(tmp_path / f"{ready}-{timeout}")

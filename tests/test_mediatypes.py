@@ -1,10 +1,10 @@
-"""newsarchive.mediatypes: the one rule for what counts as an HTML page."""
+"""newsarchive.base.mediatypes: the one rule for what counts as an HTML page."""
 
 from __future__ import annotations
 
 import pytest
 
-from newsarchive.mediatypes import is_html, mime_type
+from newsarchive.base.mediatypes import is_html, mime_type
 
 PAGE = b"<!DOCTYPE html><html><head><title>t</title></head><body><p>x</p></body></html>"
 

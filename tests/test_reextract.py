@@ -11,8 +11,8 @@ import brotli
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from newsarchive.commands.reextract import decode_content
 from newsarchive.demo.server import SiteServer
-from newsarchive.reextract import decode_content
 from tests.conftest import SITE, CrawlRun, run_newsarchive, write_seed_document
 
 
@@ -110,8 +110,8 @@ def test_content_decoding(coding: str) -> None:
 def test_resume_ignores_reextraction_manifests(tmp_path: Path) -> None:
     import json
 
-    from newsarchive.archive import Layout
-    from newsarchive.runs import resumable_run
+    from newsarchive.schedule.runs import resumable_run
+    from newsarchive.store.archive import Layout
 
     layout = Layout(tmp_path)
     layout.runs.mkdir(parents=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsarchive.cdxj import index_warc, merge_into_index
+from newsarchive.capture.warc_writer import WarcFileWriter, warc_date
 from newsarchive.replay.app import highlight
 from newsarchive.replay.diff import diff_texts
 from newsarchive.replay.lookup import ArchiveReader, Capture, NotArchived, nearest, parse_timestamp
@@ -20,7 +20,7 @@ from newsarchive.replay.rewrite import (
     rewrite_html,
 )
 from newsarchive.replay.search import Catalogue, fts_query
-from newsarchive.warc_writer import WarcFileWriter, warc_date
+from newsarchive.store.cdxj import index_warc, merge_into_index
 
 PAGE = "http://news.test/2024/05/01/story.html"
 

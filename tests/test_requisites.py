@@ -8,8 +8,8 @@ import pytest
 from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
 
-from newsarchive.requisites import css_urls
-from newsarchive.spidermiddlewares import requisite_urls
+from newsarchive.crawl.spidermiddlewares.requisites import requisite_urls
+from newsarchive.extract.requisites import css_urls
 from tests.conftest import CrawlRun, run_newsarchive, write_seed_document
 
 

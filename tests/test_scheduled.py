@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from newsarchive.capture.warc_writer import IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED
 from newsarchive.demo.server import SiteServer
-from newsarchive.warc_writer import IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED
 from tests.conftest import (
     NEWSARCHIVE,
     ROOT,

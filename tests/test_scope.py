@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsarchive.addresses import AddressPolicy, is_private_host, is_public_address
+from newsarchive.base.urls import normalize_url
+from newsarchive.capture.addresses import AddressPolicy, is_private_host, is_public_address
 from newsarchive.cli import build_parser
-from newsarchive.seeds import load_seeds
-from newsarchive.urls import normalize_url
+from newsarchive.crawl.seeds import load_seeds
 from tests.conftest import NEWSARCHIVE, ROOT, CrawlRun, run_newsarchive
 from tests.hostile_server import HostileServer, article, fixed, redirect
 

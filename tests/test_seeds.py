@@ -1,4 +1,4 @@
-"""Tests of newsarchive.seeds."""
+"""Tests of newsarchive.crawl.seeds."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from newsarchive import seeds as seeds_module
-from newsarchive.seeds import (
+from newsarchive.base.urls import normalize_url
+from newsarchive.crawl import seeds as seeds_module
+from newsarchive.crawl.seeds import (
     MAX_LINE_CHARS,
     MAX_WARNINGS_PER_SOURCE,
     Seed,
@@ -24,7 +25,6 @@ from newsarchive.seeds import (
     parse_seed_text,
     read_seed_file,
 )
-from newsarchive.urls import normalize_url
 
 BASE = "https://www.example-news.com"
 WRAPPED_HEAD = f"{BASE}/2019/06/04/some-long-article-slug-that-runs-past-the"

@@ -1,4 +1,5 @@
-"""newsarchive.trafilatura_tuning: trafilatura's readability comparison sees the real page only
+"""newsarchive.extract.trafilatura_tuning: trafilatura's readability comparison sees the real page
+only
 when trafilatura's own text is short; its re:test XPaths, guarded, select exactly what they did;
 both only inside newsarchive's extraction, and neither breaks extraction when trafilatura's
 internals are not the expected ones."""
@@ -15,9 +16,9 @@ import trafilatura.external
 import trafilatura.utils
 from lxml.etree import XPath
 
-from newsarchive import trafilatura_tuning
-from newsarchive.extract import extract_page
-from newsarchive.trafilatura_tuning import READABILITY_BELOW
+from newsarchive.extract import trafilatura_tuning
+from newsarchive.extract.analysis import extract_page
+from newsarchive.extract.trafilatura_tuning import READABILITY_BELOW
 from tests.conftest import SITE
 
 URL = "https://news.example.org/2024/05/02/harbour-report"
@@ -97,7 +98,7 @@ def test_unexpected_trafilatura_internals_leave_extraction_unchanged(
     for name in ("_extract_and_compare", "extract_content", "compare_extraction"):
         monkeypatch.setattr(trafilatura.core, name, getattr(trafilatura.core, name))
     change(trafilatura.core)
-    with caplog.at_level(logging.WARNING, logger="newsarchive.trafilatura_tuning"):
+    with caplog.at_level(logging.WARNING, logger="newsarchive.extract.trafilatura_tuning"):
         hooks = trafilatura_tuning._install()
         with trafilatura_tuning.tuned():
             pass
@@ -250,7 +251,7 @@ def test_pages_are_parsed_with_the_c_level_lookup_and_give_the_same_tree() -> No
     from lxml.html import HtmlElement, tostring
     from trafilatura.utils import load_html
 
-    from newsarchive.extract import parse_html
+    from newsarchive.extract.analysis import parse_html
 
     tree = parse_html(FORM_PAGE)
     plain = load_html(FORM_PAGE)  # outside tuned(): trafilatura's own parser

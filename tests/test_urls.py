@@ -1,4 +1,4 @@
-"""Tests of newsarchive.urls."""
+"""Tests of newsarchive.base.urls."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from w3lib.url import safe_url_string
 
-from newsarchive import urls
-from newsarchive.urls import (
+from newsarchive.base import urls
+from newsarchive.base.urls import (
     MAX_URL_LENGTH,
     InvalidURL,
     in_scope,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from newsarchive.runlock import RunLock
-from newsarchive.warc_writer import WarcFileWriter
-from newsarchive.warcscan import scan_warc
+from newsarchive.capture.warc_writer import WarcFileWriter
+from newsarchive.store.runlock import RunLock
+from newsarchive.store.warcscan import scan_warc
 from tests.conftest import CrawlRun, run_newsarchive, write_seed_document
 
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -347,7 +347,7 @@ def _record(block: bytes, declared: int | None = None, rec_type: str = "resource
     ],
 )
 def test_strict_scan_names_each_kind_of_damage(tmp_path, data, message):
-    from newsarchive.warcscan import WarcFormatError
+    from newsarchive.store.warcscan import WarcFormatError
 
     path = tmp_path / "x.warc.gz"
     path.write_bytes(gzip.compress(_record(b"first")) + data)

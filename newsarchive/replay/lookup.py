@@ -22,7 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 
-from newsarchive.cdxj import INDEX_NAME, url_key
+from newsarchive.store.cdxj import INDEX_NAME, url_key
 
 TIMESTAMP_DIGITS = 14
 WARC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.warc(\.gz)?$")

@@ -15,7 +15,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from starlette.responses import Response, StreamingResponse
 
-from newsarchive.mediatypes import CSS_TYPES, HTML_TYPES, mime_type
+from newsarchive.base.mediatypes import CSS_TYPES, HTML_TYPES, mime_type
 from newsarchive.replay.lookup import ArchiveReader, Capture, NotArchived, Resolved, parse_timestamp
 from newsarchive.replay.rewrite import (
     FRAME_MODE,

@@ -1,0 +1,1 @@
+"""Foundations every layer may use: URLs, media types, digests, request.meta keys, exit codes."""

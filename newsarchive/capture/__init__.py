@@ -1,0 +1,1 @@
+"""Capture: the raw-capture download handler, the exchange it records, the WARC writer."""

@@ -1,0 +1,1 @@
+"""The subcommands of the ``newsarchive`` command line, one module each."""

@@ -1,0 +1,280 @@
+"""``newsarchive reextract -o DIR [--run RUN]``: extract again from the archived responses.
+
+No network: every JSONL line of the chosen runs that points at a stored response (or a revisit
+of one) is extracted again from the WARC, with the current version and settings. The result is
+a run of its own: ``articles/<new run>.jsonl``, conversion and metadata records in a new WARC
+file (``WARC-Refers-To`` the original response), their CDXJ lines, and ``runs/<new run>.json``.
+Nothing of the original runs is rewritten, so an archive improves when the extractor does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import sys
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import brotli
+from warcio.archiveiterator import ArchiveIterator
+
+from newsarchive import __version__
+from newsarchive.capture.warc_writer import (
+    OPEN_SUFFIX,
+    RecordPointer,
+    WarcFileWriter,
+    WrittenRecord,
+)
+from newsarchive.crawl.items import METADATA_FIELDS
+from newsarchive.extract.analysis import ExtractionPool, rich_fields
+from newsarchive.store.archive import Layout, new_run_id, package_versions, warcinfo_fields
+from newsarchive.store.cdxj import cdxj_line, merge_into_index
+from newsarchive.store.records import read_record
+from newsarchive.store.runlock import RunLock, RunLocked
+
+PENDING = 64  # pages handed to the pool at a time
+
+
+def run(args: argparse.Namespace) -> int:
+    layout = Layout(args.output)
+    sources = _jsonl_files(layout, args.run)
+    if not sources:
+        which = f"run {args.run}" if args.run else "any run"
+        print(f"newsarchive reextract: no JSONL of {which} in {layout.articles}", file=sys.stderr)
+        return 1
+    run_id = new_run_id()
+    try:
+        lock = RunLock.acquire(layout.state, run_id)
+    except RunLocked as exc:
+        print(f"newsarchive reextract: {exc}", file=sys.stderr)
+        return 1
+    try:
+        stats = Reextraction(layout, run_id, sources).run(include_reextracted=bool(args.run))
+    finally:
+        lock.release()
+    print(
+        f"newsarchive reextract {run_id}: {stats['pages']} pages, {stats['extracted']} texts, "
+        f"{stats['skipped']} without an archived response\n"
+        f"  articles: {layout.articles / f'{run_id}.jsonl'}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _jsonl_files(layout: Layout, run_id: str | None) -> list[Path]:
+    if run_id:
+        path = layout.articles / f"{run_id}.jsonl"
+        return [path] if path.is_file() else []
+    return sorted(layout.articles.glob("*.jsonl"))
+
+
+def _lines(paths: list[Path]) -> Iterator[dict[str, Any]]:
+    for path in paths:
+        with open(path, encoding="utf-8") as stream:
+            for text in stream:
+                if text.strip():
+                    try:
+                        yield json.loads(text)
+                    except ValueError:
+                        continue  # a torn last line of a killed run
+
+
+class Reextraction:
+    """One re-extraction run over the lines of `sources`."""
+
+    def __init__(self, layout: Layout, run_id: str, sources: list[Path]):
+        self.layout = layout
+        self.run_id = run_id
+        self.sources = sources
+        self.started = datetime.now(UTC)
+        self.stats = {"pages": 0, "extracted": 0, "skipped": 0}
+        self.index_lines: list[str] = []
+        # responses by record id, to find what a revisit refers to
+        self.responses: dict[str, dict[str, Any]] = {}
+
+    def run(self, include_reextracted: bool = False) -> dict[str, int]:
+        # without --run, earlier re-extractions are not re-extracted again (their lines would
+        # repeat the crawl's); a re-extraction named by --run is
+        lines = [
+            line for line in _lines(self.sources)
+            if include_reextracted or "reextracted_from" not in line
+        ]  # fmt: skip
+        for line in lines:
+            pointer = (line.get("warc") or {}).get("response")
+            if pointer:
+                self.responses.setdefault(pointer["record_id"], pointer)
+        self.layout.create()
+        writer = WarcFileWriter(self.layout.warc, self._warcinfo())
+        output = self.layout.articles / f"{self.run_id}.jsonl"
+        try:
+            with open(output, "x", encoding="utf-8") as jsonl:
+                asyncio.run(self._extract_all(lines, writer, jsonl))
+        finally:
+            writer.close()
+            if self.index_lines:
+                merge_into_index(self.layout.index, self.index_lines)
+            self._write_manifest(writer.files_written)
+        return self.stats
+
+    async def _extract_all(self, lines: list[dict[str, Any]], writer, jsonl) -> None:
+        with ExtractionPool() as pool:
+            for start in range(0, len(lines), PENDING):
+                batch = lines[start : start + PENDING]
+                results = await asyncio.gather(*(self._extract(pool, line) for line in batch))
+                for line, found in zip(batch, results, strict=True):
+                    if found is None:
+                        continue
+                    response, extraction = found
+                    jsonl.write(json.dumps(self._line(line, response, extraction, writer),
+                                           ensure_ascii=False) + "\n")
+                jsonl.flush()
+
+    async def _extract(
+        self, pool: ExtractionPool, line: dict[str, Any]
+    ) -> tuple[WrittenRecord, dict[str, Any]] | None:
+        pointer = (line.get("warc") or {}).get("response")
+        if not pointer or (line.get("status") or 0) >= 400:
+            return None
+        self.stats["pages"] += 1
+        try:
+            response, body, content_type = self._stored_response(pointer)
+        except (LookupError, OSError, ValueError) as exc:
+            self.stats["skipped"] += 1
+            line["extraction_error"] = f"archived response not readable: {exc}"
+            return None
+        url = line.get("final_url") or line["url"]
+        extraction = await pool.extract(body, url, content_type)
+        if extraction.get("text"):
+            self.stats["extracted"] += 1
+        return response, extraction
+
+    def _stored_response(self, pointer: dict[str, Any]) -> tuple[WrittenRecord, bytes, str | None]:
+        """The response record (a revisit's original), its decoded payload and Content-Type."""
+        record_pointer = RecordPointer(**pointer)
+        stored = read_record(self.layout.warc, record_pointer)
+        if stored.rec_type == "revisit":
+            refers = _warc_header(self.layout.warc, record_pointer, "WARC-Refers-To")
+            original = self.responses.get(refers or "")
+            if original is None:
+                raise LookupError(f"original of revisit {pointer['record_id']} not in the JSONL")
+            record_pointer = RecordPointer(**original)
+            stored = read_record(self.layout.warc, record_pointer)
+        headers = {name.lower(): value for name, value in stored.headers}
+        target, date = _target_and_date(self.layout.warc, record_pointer)
+        response = WrittenRecord(record_pointer, "response", target, date)
+        body = decode_content(stored.payload, headers.get("content-encoding", ""))
+        return response, body, headers.get("content-type")
+
+    def _line(
+        self, line: dict[str, Any], response: WrittenRecord, extraction: dict[str, Any], writer
+    ) -> dict[str, Any]:
+        new = dict(line)
+        new["run_id"] = self.run_id
+        new["reextracted_from"] = {"run_id": line.get("run_id"), "text": line["warc"].get("text")}
+        for key in METADATA_FIELDS:
+            default: Any = [] if key in ("categories", "tags") else None
+            new[key] = extraction.get(key) or default
+        new["text"] = extraction.get("text") or ""
+        new.update(rich_fields(extraction))
+        new["extraction_error"] = extraction.get("extraction_error")
+        new["text_digest"] = extraction.get("text_digest")
+        text_pointer = self._write_records(writer, response, extraction) if new["text"] else None
+        new["warc"] = {"response": line["warc"]["response"], "text": text_pointer}
+        return new
+
+    def _write_records(
+        self, writer: WarcFileWriter, response: WrittenRecord, extraction: dict[str, Any]
+    ) -> dict[str, Any]:
+        refers = [
+            ("WARC-Refers-To", response.pointer.record_id),
+            ("WARC-Refers-To-Target-URI", response.target_uri),
+            ("WARC-Refers-To-Date", response.date),
+        ]
+        conversion = writer.write_record(writer.make_record(
+            "conversion", f"urn:text:{response.target_uri}",
+            extraction["text"].encode("utf-8"),
+            content_type="text/plain; charset=utf-8", warc_headers=refers,
+        ))  # fmt: skip
+        metadata = {key: extraction.get(key) for key in METADATA_FIELDS}
+        metadata["extractor"] = f"newsarchive/{__version__} trafilatura (reextract)"
+        metadata["text_digest"] = extraction.get("text_digest")
+        metadata.update(rich_fields(extraction, markdown=False))
+        record = writer.write_record(writer.make_record(
+            "metadata", f"urn:pageinfo:{response.target_uri}",
+            json.dumps(metadata, ensure_ascii=False).encode("utf-8"),
+            content_type="application/json", warc_headers=refers,
+        ))  # fmt: skip
+        for written in (conversion, record):
+            index_line = cdxj_line(written)
+            if index_line:
+                self.index_lines.append(index_line)
+        return conversion.pointer.as_dict()
+
+    def _warcinfo(self) -> dict[str, str]:
+        sources = ", ".join(path.stem for path in self.sources)
+        return warcinfo_fields(
+            self.run_id,
+            "reextract: warcio, trafilatura",
+            description=f"re-extraction of archived responses: {sources}",
+        )
+
+    def _write_manifest(self, files: list[str]) -> None:
+        self.layout.runs.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "run_id": self.run_id,
+            "kind": "reextract",
+            "source_runs": [path.stem for path in self.sources],
+            "started": _iso(self.started),
+            "finished": _iso(datetime.now(UTC)),
+            "versions": package_versions(),
+            "stats": self.stats,
+            "files": {"warc": files, "articles": f"{self.run_id}.jsonl"},
+        }
+        path = self.layout.runs / f"{self.run_id}.json"
+        path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def decode_content(payload: bytes, content_encoding: str) -> bytes:
+    """The payload with its Content-Encoding(s) undone (gzip, deflate, br); unknown: as is."""
+    for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
+        if coding in ("gzip", "x-gzip"):
+            payload = zlib.decompressobj(47).decompress(payload)
+        elif coding == "deflate":
+            try:
+                payload = zlib.decompress(payload)
+            except zlib.error:  # raw deflate without the zlib header, as some servers send
+                payload = zlib.decompress(payload, -15)
+        elif coding == "br":
+            payload = brotli.decompress(payload)
+    return payload
+
+
+def _warc_header(warc_dir: Path, pointer: RecordPointer, name: str) -> str | None:
+    return _record_headers(warc_dir, pointer).get(name.lower())
+
+
+def _target_and_date(warc_dir: Path, pointer: RecordPointer) -> tuple[str, str]:
+    headers = _record_headers(warc_dir, pointer)
+    return headers.get("warc-target-uri", ""), headers.get("warc-date", "")
+
+
+def _record_headers(warc_dir: Path, pointer: RecordPointer) -> dict[str, str]:
+    """The WARC headers of the record at `pointer` (its file may still be ``.open``)."""
+    for name in (pointer.file, pointer.file + OPEN_SUFFIX):
+        path = warc_dir / name
+        if path.exists():
+            with open(path, "rb") as stream:
+                stream.seek(pointer.offset)
+                member = stream.read(pointer.length)
+            record = next(iter(ArchiveIterator(io.BytesIO(member))))
+            return {key.lower(): value for key, value in record.rec_headers.headers}
+    raise LookupError(f"WARC file {pointer.file} is missing")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

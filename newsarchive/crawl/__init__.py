@@ -1,0 +1,1 @@
+"""The Scrapy side of a crawl: spider base, seeds, feeds, middlewares, pipelines, extensions."""

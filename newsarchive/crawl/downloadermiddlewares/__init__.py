@@ -1,0 +1,1 @@
+"""Downloader middlewares of newsarchive, one per module."""

@@ -1,0 +1,148 @@
+"""Scrapy extensions: the run's lifecycle (open, close, manifest, summary) and live progress."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import task
+
+from newsarchive.store.archive import Archive
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+ARCHIVE_WRITE_FAILED = "archive_write_failed"  # Scrapy close reason
+
+
+class RunLifecycle:
+    """Opens the archive when the spider opens; closes it, writes the manifest and prints the
+    summary when the spider closes (after the pipelines have written their last records)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.archive = Archive.of(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls(crawler)
+        # Before the crawl starts: a second run on the same output must not start at all
+        # (the CLI took the lock already; `scrapy crawl` and scrapyd jobs take it here).
+        extension.archive.acquire_lock()
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self) -> None:
+        self.archive.on_fatal = self._stop
+        self.archive.open()
+        archive = self.archive
+        logger.info("newsarchive run %s writing to %s", archive.run_id, archive.layout.root)
+
+    def _stop(self) -> None:
+        """The archive cannot be written: stop at once (the CLI prints why, exits 1)."""
+        logger.info("newsarchive: %s; stopping the crawl", self.archive.fatal)
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_WRITE_FAILED))
+
+    def spider_closed(self, reason: str) -> None:
+        self.archive.finish_reason = reason
+        self.archive.close()
+        if self.archive.fatal is not None:
+            self.archive.release()
+            return  # writing anything more (a manifest, a summary's claims) is pointless
+        path = self.archive.write_manifest(datetime.now(UTC))
+        self.archive.release()
+        print(summary_text(self.archive, reason, path), file=sys.stderr)
+
+
+def summary_text(archive: Archive, reason: str, manifest_path) -> str:
+    stats = archive.stats
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(stats.pages.items())) or "none"
+    warcs = [f for f in archive.files_written() if f.startswith("warc/")]
+    lines = [
+        f"newsarchive run {archive.run_id} finished ({reason})",
+        f"  pages:      {sum(stats.pages.values())} ({statuses})",
+        f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived",
+        f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
+        f"  stored:     {stats.bytes_stored:,} payload bytes in {len(warcs)} WARC file(s), "
+        f"{sum(stats.records.values())} records",
+        f"  changes:    {_changes_text(stats)}",
+        f"  articles:   {archive.jsonl_path}",
+        f"  manifest:   {manifest_path}",
+    ]
+    for edit in stats.edited[:20]:
+        lines.append(f"  edited:     {edit['url']} (+{edit['added']} -{edit['removed']} lines)")
+    if len(stats.edited) > 20:
+        lines.append(f"  edited:     ... {len(stats.edited) - 20} more in the manifest")
+    for recovered in stats.recovered:
+        lines.append(f"  recovered:  {recovered}")
+    for failed in stats.seeds_failed:
+        lines.append(f"  seed failed: {failed}")
+    for unmatched in stats.unmatched_titles:
+        lines.append(f"  unmatched related title: {unmatched['title']!r} (on {unmatched['seed']})")
+    if stats.errors:
+        lines.append(f"  errors:     {len(stats.errors)}")
+        lines.extend(f"    {error}" for error in stats.errors[:20])
+        if len(stats.errors) > 20:
+            lines.append(f"    ... {len(stats.errors) - 20} more in the manifest")
+    return "\n".join(lines)
+
+
+def _changes_text(stats) -> str:
+    changes = ", ".join(f"{stats.changes[k]} {k}" for k in ("new", "changed", "unchanged"))
+    revisits = sum(stats.revisits.values())
+    return f"{changes}; {revisits} revisit records; {stats.not_due} known articles not due"
+
+
+class Progress:
+    """One progress line on stderr every few seconds while crawling (on a terminal by default)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.archive = Archive.of(crawler)
+        config = self.archive.config
+        self.enabled = config.progress if config.progress is not None else sys.stderr.isatty()
+        self.interval = config.progress_interval
+        self._loop: task.LoopingCall | None = None
+        self._started = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls(crawler)
+        if extension.enabled:
+            crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+            crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self) -> None:
+        self._started = time.monotonic()
+        self._loop = task.LoopingCall(self.report)
+        self._loop.start(self.interval, now=False)
+
+    def spider_closed(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+
+    def report(self) -> None:
+        stats = self.crawler.stats
+        fetched = stats.get_value("downloader/response_count", 0) if stats else 0
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        engine = self.crawler.engine
+        queued = len(engine._slot.scheduler) if engine and engine._slot else 0
+        pages = self.archive.stats
+        print(
+            f"[newsarchive] fetched {fetched} ({fetched / elapsed:.1f}/s), queued {queued}, "
+            f"extracted {pages.extracted}, errors {len(pages.errors)}",
+            file=sys.stderr,
+            flush=True,
+        )

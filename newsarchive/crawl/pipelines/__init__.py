@@ -1,0 +1,1 @@
+"""Item pipelines of newsarchive, one per module."""

@@ -1,0 +1,2 @@
+"""Distributed crawls on a shared Redis with scrapy-redis (docs/distributed.md), one module per
+role."""

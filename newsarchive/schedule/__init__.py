@@ -1,0 +1,1 @@
+"""Recurring runs: starting and resuming a run, revisit policy, change tracking."""

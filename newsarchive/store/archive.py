@@ -1,0 +1,429 @@
+"""The output directory of one crawl run, shared by the components of one crawler.
+
+Layout (design.md): ``warc/`` ``articles/<run_id>.jsonl`` ``index/index.cdxj``
+``runs/<run_id>.json`` ``state/``. One :class:`Archive` per crawler (``Archive.of(crawler)``),
+opened when the spider opens and closed when it closes, by ``extensions.RunLifecycle``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from newsarchive import __version__
+from newsarchive.base.failures import ArchiveWriteError, describe_os_error
+from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
+from newsarchive.config import Config
+from newsarchive.store.cdxj import cdxj_line, merge_into_index
+from newsarchive.store.runlock import RunLock
+from newsarchive.store.state import StateStore, open_state_store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from newsarchive.extract.analysis import ExtractionPool
+
+_CRAWLER_ATTRIBUTE = "_newsarchive_archive"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class Layout:
+    root: Path
+
+    @property
+    def warc(self) -> Path:
+        return self.root / "warc"
+
+    @property
+    def articles(self) -> Path:
+        return self.root / "articles"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def create(self) -> None:
+        for path in (self.warc, self.articles, self.index, self.runs, self.state):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass
+class RunStats:
+    pages: Counter = field(default_factory=Counter)  # candidate articles by status ("error" too)
+    records: Counter = field(default_factory=Counter)  # WARC records by type
+    bytes_stored: int = 0  # payload bytes of response records
+    extracted: int = 0
+    extraction_errors: int = 0
+    errors: list[str] = field(default_factory=list)
+    related_titles: dict[str, dict] = field(default_factory=dict)  # title -> {seed, matched}
+    seeds_total: int = 0
+    seeds_archived: int = 0
+    seeds_failed: list[str] = field(default_factory=list)
+    changes: Counter = field(default_factory=Counter)  # JSONL "change" values
+    revisits: Counter = field(default_factory=Counter)  # revisit records by profile
+    not_due: int = 0  # known articles skipped by the revisit policy
+    edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
+    recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
+
+    def title_looked_up(self, title: str, seed: str, matched: bool) -> None:
+        entry = self.related_titles.setdefault(title, {"seed": seed, "matched": False})
+        entry["matched"] = entry["matched"] or matched
+
+    @property
+    def unmatched_titles(self) -> list[dict[str, str]]:
+        """Related titles that matched a link on none of their document's seed pages."""
+        return [
+            {"title": title, "seed": entry["seed"]}
+            for title, entry in self.related_titles.items()
+            if not entry["matched"]
+        ]
+
+
+class Archive:
+    def __init__(self, config: Config, settings_snapshot: dict[str, Any]):
+        self.config = config
+        self.layout = Layout(config.output_dir)
+        self.run_id = config.run_id or new_run_id()
+        self.started = datetime.now(UTC)
+        self.settings_snapshot = settings_snapshot
+        self.stats = RunStats()
+        self.seeds: list[str] = []
+        self.warc: WarcFileWriter | None = None
+        self.state: StateStore | None = None
+        # extraction workers (newsarchive.extract.analysis), run by the ExtractionPipeline while
+        # open
+        self.workers: ExtractionPool | None = None
+        self.lock: RunLock | None = None
+        self.written_urls: set[str] = set()  # JSONL lines this run wrote before a resume
+        self.resumed_at: list[str] = []
+        self.finish_reason: str | None = None  # Scrapy's close reason, once closed
+        self._earlier_files: list[str] = []  # WARC files of this run written before a resume
+        self._files_seen: set[str] = set()
+        self._jsonl = None
+        self._pending_index = None  # unsorted index lines of this run, merged at close
+        self.fatal: str | None = None  # why the archive could not be written (run stopped)
+        self.on_fatal: Callable[[], None] | None = None  # stops the crawl (RunLifecycle)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> Archive:
+        archive = getattr(crawler, _CRAWLER_ATTRIBUTE, None)
+        if archive is None:
+            config = Config.from_settings(crawler.settings)
+            snapshot = {
+                key: _jsonable(_redacted(key, value))
+                for key, value in crawler.settings.copy_to_dict().items()
+                if key.startswith("NEWSARCHIVE_") or key in _RECORDED_SCRAPY_SETTINGS
+            }
+            archive = cls(config, snapshot)
+            setattr(crawler, _CRAWLER_ATTRIBUTE, archive)
+        return archive
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        """Take the output's run lock (RunLocked if another process holds it)."""
+        if self.lock is None:
+            self.lock = RunLock.acquire(
+                self.layout.state,
+                self.run_id,
+                self.config.wait_lock,
+                shared=bool(self.config.redis_url),  # distributed workers share the output
+            )
+
+    def open(self) -> None:
+        self.layout.create()
+        self.acquire_lock()
+        if not self.config.redis_url:  # other workers' files may be live (docs/distributed.md)
+            self._recover_killed_runs()
+        self.state = open_state_store(
+            self.config.state, self.layout.state, self.config.redis_url, self.config.redis_prefix
+        )
+        if self.config.resume:
+            self._load_resumed_run()
+        self.warc = WarcFileWriter(
+            self.layout.warc, self.warcinfo(), max_size=self.config.warc_max_size
+        )
+        self.warc.on_failure = self.fail
+        self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._pending_index = open(self.pending_index_path, "a", encoding="utf-8")  # noqa: SIM115
+        self.write_manifest(None)
+
+    def _recover_killed_runs(self) -> None:
+        """Close what killed runs left (``.open`` WARCs, torn JSONL lines, pending index
+        files); safe because this process holds the output's run lock."""
+        from newsarchive.store.repair import PENDING_PREFIX, repair
+
+        # A killed run always leaves its pending index file (and usually an .open WARC); without
+        # either there is nothing to recover, and the index need not be read at every start.
+        killed = any(self.layout.warc.glob("*.open")) or any(
+            self.layout.index.glob(f"{PENDING_PREFIX}*")
+        )
+        if not killed:
+            return
+        report = repair(self.layout)
+        self.stats.recovered.extend(report.lines())
+
+    def _load_resumed_run(self) -> None:
+        if self.jsonl_path.exists():
+            with open(self.jsonl_path, encoding="utf-8") as lines:
+                self.written_urls = {json.loads(line)["url"] for line in lines if line.strip()}
+        if self.manifest_path.exists():
+            earlier = json.loads(self.manifest_path.read_text())
+            self.started = datetime.fromisoformat(earlier["started"].replace("Z", "+00:00"))
+            self.resumed_at = [*earlier.get("resumed_at", []), _iso(datetime.now(UTC))]
+            self._earlier_files = [
+                Path(name).name for name in earlier.get("files", []) if name.startswith("warc/")
+            ]
+            self._files_seen.update(self._earlier_files)
+
+    def release(self) -> None:
+        """Give up the run lock (after the manifest is written)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def fail(self, message: str) -> None:
+        """Writing failed: stop the run; what is written stays whole (see failures.py)."""
+        if self.fatal is None:
+            self.fatal = message
+            if self.on_fatal is not None:
+                self.on_fatal()
+
+    def close(self) -> None:
+        if self.fatal is not None:
+            self._close_after_failure()
+            return
+        if self.warc is not None:
+            self.warc.close()
+        if self._jsonl is not None:
+            self._jsonl.close()
+            self._jsonl = None
+        if self._pending_index is not None:
+            self._pending_index.close()
+            self._pending_index = None
+            with open(self.pending_index_path, encoding="utf-8") as pending:
+                merge_into_index(self.layout.index, (line.rstrip("\n") for line in pending))
+            self.pending_index_path.unlink()
+        if self.state is not None:
+            self.state.close()
+            self.state = None
+
+    def _close_after_failure(self) -> None:
+        """Close without writing more: the pending index stays for `newsarchive repair`."""
+        for close in (
+            self.warc.close if self.warc is not None else None,
+            self._jsonl.close if self._jsonl is not None else None,
+            self._pending_index.close if self._pending_index is not None else None,
+            self.state.close if self.state is not None else None,
+        ):
+            if close is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    close()
+        self._jsonl = self._pending_index = self.state = None
+
+    @property
+    def jsonl_path(self) -> Path:
+        return self.layout.articles / f"{self.run_id}.jsonl"
+
+    @property
+    def pending_index_path(self) -> Path:
+        return self.layout.index / f".pending-{self.run_id}.cdxj"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.layout.runs / f"{self.run_id}.json"
+
+    # -- writing ---------------------------------------------------------------------------------
+    def record_written(self, written: WrittenRecord, profile: str | None = None) -> None:
+        self.stats.records[written.rec_type] += 1
+        if profile:
+            self.stats.revisits[profile.rsplit("/", 1)[-1]] += 1
+        if self.fatal is not None:
+            return
+        line = cdxj_line(written, profile)
+        try:
+            if line and self._pending_index is not None:
+                self._pending_index.write(line + "\n")
+                self._pending_index.flush()  # a killed run's index lines survive for recovery
+            if written.pointer.file not in self._files_seen:
+                self._files_seen.add(written.pointer.file)
+                self.write_manifest(None)  # the run's file list stays current if it is killed
+        except OSError as exc:
+            self.fail(describe_os_error(exc))
+            raise ArchiveWriteError(self.fatal or "") from exc
+
+    def write_jsonl(self, line: dict[str, Any]) -> None:
+        assert self._jsonl is not None or self.fatal, "archive not open"
+        if self.fatal is not None or self._jsonl is None:
+            return
+        size = os.fstat(self._jsonl.fileno()).st_size  # every earlier line is flushed
+        try:
+            self._jsonl.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self._jsonl.flush()
+        except OSError as exc:
+            self._abandon_jsonl(size)
+            self.fail(describe_os_error(exc, self.jsonl_path))
+            raise ArchiveWriteError(self.fatal or "") from exc
+
+    def _abandon_jsonl(self, size: int) -> None:
+        """Cut a half-written line off and drop the rest of the buffer: whole lines only."""
+        stream = self._jsonl
+        assert stream is not None
+        self._jsonl = None
+        try:
+            os.ftruncate(stream.fileno(), size)
+        finally:
+            stream.buffer.raw.close()
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+    def warcinfo(self) -> dict[str, str]:
+        return warcinfo_fields(
+            self.run_id,
+            "scrapy, warcio, trafilatura",
+            operator=self.config.operator or "unknown",
+            **{
+                "http-header-user-agent": str(self.settings_snapshot.get("USER_AGENT", "")),
+                "robots": "obey" if self.settings_snapshot.get("ROBOTSTXT_OBEY") else "ignore",
+                "crawl-settings": json.dumps(self.settings_snapshot, sort_keys=True, default=str),
+            },
+        )
+
+    def manifest(self, finished: datetime | None = None) -> dict[str, Any]:
+        stats = self.stats
+        return {
+            "run_id": self.run_id,
+            "started": _iso(self.started),
+            "finished": _iso(finished) if finished else None,
+            "finish_reason": self.finish_reason,
+            "resumed_at": self.resumed_at,
+            "seeds": self.seeds,
+            "settings": self.settings_snapshot,
+            "versions": package_versions(),
+            "stats": {
+                "pages_by_status": dict(stats.pages),
+                "records_by_type": dict(stats.records),
+                "bytes_stored": stats.bytes_stored,
+                "extracted": stats.extracted,
+                "extraction_errors": stats.extraction_errors,
+                "seeds_total": stats.seeds_total,
+                "seeds_archived": stats.seeds_archived,
+                "seeds_failed": stats.seeds_failed,
+                "changes": dict(stats.changes),
+                "revisits_by_profile": dict(stats.revisits),
+                "not_due": stats.not_due,
+                "edited": stats.edited[:1000],
+                "recovered_at_start": stats.recovered,
+                "unmatched_related_titles": stats.unmatched_titles,
+                "errors": stats.errors[:1000],
+                "errors_total": len(stats.errors),
+            },
+            "files": self.files_written(),
+        }
+
+    def files_written(self) -> list[str]:
+        root = self.layout.root
+        files = [str((self.layout.warc / name).relative_to(root)) for name in self._warc_files()]
+        if self.jsonl_path.exists():
+            files.append(str(self.jsonl_path.relative_to(root)))
+        files.append(str((self.layout.index / "index.cdxj").relative_to(root)))
+        files.append(str(self.manifest_path.relative_to(root)))
+        return files
+
+    def _warc_files(self) -> list[str]:
+        names = list(self._earlier_files)
+        if self.warc is None:
+            return names
+        names.extend(self.warc.files_written)
+        if self.warc.current_file:
+            names.append(self.warc.current_file)
+        return names
+
+    def write_manifest(self, finished: datetime | None) -> Path:
+        path = self.manifest_path
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.manifest(finished), indent=2, ensure_ascii=False))
+        os.replace(tmp, path)
+        return path
+
+
+_RECORDED_SCRAPY_SETTINGS = {
+    "USER_AGENT",
+    "ROBOTSTXT_OBEY",
+    "DEPTH_LIMIT",
+    "AUTOTHROTTLE_ENABLED",
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "DOWNLOAD_DELAY",
+    "DOWNLOAD_TIMEOUT",
+    "DOWNLOAD_MAXSIZE",
+}
+
+
+def warcinfo_fields(run_id: str, tools: str, **extra: str) -> dict[str, str]:
+    """The warcinfo record of every WARC file newsarchive writes (crawls and re-extractions)."""
+    return {
+        "software": f"newsarchive/{__version__} ({tools})",
+        "format": "WARC File Format 1.1",
+        "conformsTo":
+        "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "isPartOf": run_id,
+        "hostname": os.uname().nodename,
+        **extra,
+        "python": sys.version.split()[0],
+        "versions": json.dumps(package_versions(), sort_keys=True),
+    }
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("newsarchive", "scrapy", "warcio", "trafilatura", "h11", "lxml", "twisted"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _redacted(key: str, value: Any) -> Any:
+    """A Redis URL's password stays out of manifests and warcinfo records."""
+    if key == "NEWSARCHIVE_REDIS_URL" and isinstance(value, str) and "@" in value:
+        from newsarchive.distributed.legacy import redact_url
+
+        return redact_url(value)
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return str(value)
