@@ -1,37 +1,30 @@
-"""The ``newsarchive`` command line (design.md, "Command line")."""
+"""The ``newsarchive`` command line: parses the arguments and dispatches to the command's module.
+
+Each subcommand is the ``run(args) -> exit code`` of a module of :mod:`newsarchive.commands`,
+imported only when it is used (``newsarchive --help`` does not load Scrapy). Exit codes:
+:mod:`newsarchive.base.exitcodes`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FATAL = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-
-Command = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, Command] = {}
-# Commands implemented in their own modules, imported only when used: name -> "module:function".
-_LAZY_COMMANDS = {
-    "verify": "newsarchive.store.verify:run",
-    "repair": "newsarchive.store.repair:run",
-    "replay": "newsarchive.replay.server:run",
-    "seed": "newsarchive.distributed.legacy:run_seed",
-    "reextract": "newsarchive.commands.reextract:run",
-    "eval": "newsarchive.commands.evaluate:run",
+# subcommand -> module of newsarchive.commands whose run(args) it is
+COMMAND_MODULES = {
+    "crawl": "crawl",
+    "index": "index",
+    "verify": "verify",
+    "repair": "repair",
+    "replay": "replay",
+    "seed": "seed",
+    "reextract": "reextract",
+    "eval": "evaluate",
 }
-
-
-def command(name: str) -> Callable[[Command], Command]:
-    def register(function: Command) -> Command:
-        _COMMANDS[name] = function
-        return function
-
-    return register
+WORKER_MODULE = "worker"  # crawl --redis: a worker of a distributed crawl (docs/distributed.md)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,161 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if args.command in _LAZY_COMMANDS:
-        module_name, _, function = _LAZY_COMMANDS[args.command].partition(":")
-        from importlib import import_module
-
-        return getattr(import_module(module_name), function)(args)
-    return _COMMANDS[args.command](args)
-
-
-# -- crawl ---------------------------------------------------------------------------------------
-def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
-    """Scrapy settings the crawl options stand for (applied over newsarchive.settings)."""
-    settings: dict[str, object] = {
-        "NEWSARCHIVE_OUTPUT_DIR": str(args.output),
-        "NEWSARCHIVE_SEEDS": list(args.seeds),
-        "LOG_LEVEL": "WARNING",
-    }
-    if args.depth is not None:
-        settings["NEWSARCHIVE_DEPTH"] = args.depth
-    if args.allow_domain:
-        settings["NEWSARCHIVE_ALLOWED_DOMAINS"] = list(args.allow_domain)
-    if args.ignore_robots:
-        settings["ROBOTSTXT_OBEY"] = False
-    if args.max_pages is not None:
-        settings["NEWSARCHIVE_MAX_PAGES"] = args.max_pages
-    if args.concurrency is not None:
-        settings["CONCURRENT_REQUESTS"] = args.concurrency
-        settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = args.concurrency
-    if args.no_extract:
-        settings["NEWSARCHIVE_EXTRACT"] = False
-    if args.no_requisites:
-        settings["NEWSARCHIVE_REQUISITES"] = False
-    if args.jsonl_html:
-        settings["NEWSARCHIVE_JSONL_HTML"] = True
-    if args.warc_max_size is not None:
-        settings["NEWSARCHIVE_WARC_MAX_SIZE"] = args.warc_max_size
-    if args.revisit_after is not None:
-        try:
-            parse_duration(args.revisit_after)
-        except ValueError as exc:
-            raise UsageError(f"--revisit-after: {exc}") from None
-        settings["NEWSARCHIVE_REVISIT_AFTER"] = args.revisit_after
-    if args.wait_lock:
-        settings["NEWSARCHIVE_WAIT_LOCK"] = True
-    for pair in args.settings:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
-        settings[name.strip()] = value
-    return settings
-
-
-def parse_duration(text: str) -> float:
-    from newsarchive.config import parse_duration as parse
-
-    return parse(text)
-
-
-class UsageError(Exception):
-    pass
-
-
-@command("crawl")
-def run_crawl(args: argparse.Namespace) -> int:
-    from newsarchive.crawl.seeds import load_seeds
-
-    if args.redis:  # a worker of a distributed crawl (docs/distributed.md)
-        from newsarchive.distributed.legacy import run_worker
-
-        return run_worker(args)
-    try:
-        overrides = crawl_settings(args)
-    except UsageError as exc:
-        print(f"newsarchive crawl: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if not args.seeds and not args.resume:
-        print("newsarchive crawl: give at least one SEED (URL, URL list or seed document)",
-              file=sys.stderr)
-        return EXIT_USAGE
-    problem = _check_writable(args.output)
-    if problem:
-        print(f"newsarchive crawl: {problem}", file=sys.stderr)
-        return EXIT_FATAL
-    from newsarchive.schedule.runs import RunLocked, prepare_run
-
-    try:
-        run = prepare_run(args.output, args.resume, args.wait_lock)
-    except (RunLocked, LookupError) as exc:
-        print(f"newsarchive crawl: {exc}", file=sys.stderr)
-        return EXIT_FATAL
-    try:
-        overrides.update(run.settings)
-        if not args.seeds:
-            overrides["NEWSARCHIVE_SEEDS"] = run.seeds
-        seeds, _warnings = load_seeds(overrides["NEWSARCHIVE_SEEDS"])  # the spider warns too
-        if not seeds:
-            for warning in _warnings:
-                print(f"newsarchive crawl: {warning}", file=sys.stderr)
-            print("newsarchive crawl: no usable seed: nothing to crawl", file=sys.stderr)
-            return EXIT_FATAL
-        code, reason = _run_spider(overrides)
-        run.finished(reason)
-        return code
-    finally:
-        run.release()
-
-
-def _check_writable(output: Path) -> str | None:
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"cannot create output directory {output}: {exc.strerror or exc}"
-    if not os.access(output, os.W_OK | os.X_OK):
-        return f"output directory {output} is not writable"
-    return None
-
-
-def _run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
-    from scrapy.crawler import CrawlerProcess
-    from scrapy.utils.project import get_project_settings
-
-    from newsarchive.store.archive import Archive
-
-    settings = get_project_settings()
-    settings.setdict(overrides, priority="cmdline")
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler("articles")
-    process.crawl(crawler)
-    process.start()
-    archive = Archive.of(crawler)
-    stats = archive.stats
-    if archive.fatal is not None:
-        print(f"newsarchive crawl: {archive.fatal}; stopped. What was written is whole: "
-              f"free space or fix permissions, then `newsarchive repair -o {archive.layout.root}`",
-              file=sys.stderr)
-        return EXIT_FATAL, archive.finish_reason
-    if stats.seeds_total == 0:
-        return EXIT_FATAL, archive.finish_reason
-    return (EXIT_PARTIAL if stats.seeds_failed else EXIT_OK), archive.finish_reason
-
-
-# -- index ---------------------------------------------------------------------------------------
-@command("index")
-def run_index(args: argparse.Namespace) -> int:
-    from newsarchive.store.archive import Layout
-    from newsarchive.store.cdxj import index_lock, rebuild_index
-
-    layout = Layout(args.output)
-    with index_lock(layout.index):  # a worker closing meanwhile merges after, not lost under
-        warcs = sorted(layout.warc.glob("*.warc.gz"))
-        path = rebuild_index(warcs, layout.index)
-    with open(path, encoding="utf-8") as index:
-        count = sum(1 for _ in index)
-    print(f"indexed {len(warcs)} WARC file(s): {count} lines in {path}", file=sys.stderr)
-    return EXIT_OK
+    name = COMMAND_MODULES[args.command]
+    if args.command == "crawl" and args.redis:
+        name = WORKER_MODULE
+    return import_module(f"newsarchive.commands.{name}").run(args)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-# Request.meta keys shared by the spider, the handler, the middlewares and the pipelines.
-VIA_META_KEY = "newsarchive_via"  # seed | related-title | related-link | feed | sitemap
-SEED_META_KEY = "newsarchive_seed"  # the seed URL this request descends from
-REFERRER_META_KEY = "newsarchive_referrer"  # the page that linked here
 
 
 def _optional_bool(settings: BaseSettings, name: str) -> bool | None:
@@ -49,6 +45,7 @@ class Config:
     requisites_max: int = 60
     requisites_maxsize: int = 8 * 1024 * 1024
     state: str = "sqlite"
+    state_stores: tuple[tuple[str, str], ...] = ()  # kind -> class path
     revisit_after: float = 6 * 3600.0  # seconds
     revisit_max: float = 30 * 86400.0
     revisit_backoff: float = 2.0
@@ -87,6 +84,7 @@ class Config:
             requisites_max=settings.getint("NEWSARCHIVE_REQUISITES_MAX", 60),
             requisites_maxsize=settings.getint("NEWSARCHIVE_REQUISITES_MAXSIZE", 8 * 1024 * 1024),
             state=(settings.get("NEWSARCHIVE_STATE") or "sqlite").lower(),
+            state_stores=tuple(settings.getdict("NEWSARCHIVE_STATE_STORES").items()),
             revisit_after=parse_duration(settings.get("NEWSARCHIVE_REVISIT_AFTER") or "6h"),
             revisit_max=parse_duration(settings.get("NEWSARCHIVE_REVISIT_MAX") or "30d"),
             revisit_backoff=max(1.0, settings.getfloat("NEWSARCHIVE_REVISIT_BACKOFF", 2.0)),

@@ -35,6 +35,12 @@ NEWSARCHIVE_REQUISITES = True  # also capture each page's stylesheets, images, f
 NEWSARCHIVE_REQUISITES_MAX = 60  # requisites captured per page (in document order)
 NEWSARCHIVE_REQUISITES_MAXSIZE = 8 * 1024 * 1024  # body cap per requisite (WARC-Truncated)
 NEWSARCHIVE_STATE = "sqlite"  # cross-run state store (docs/scheduling.md); "none" disables it
+# the class of each NEWSARCHIVE_STATE kind, built by its from_config(config, state_dir)
+NEWSARCHIVE_STATE_STORES = {
+    "sqlite": "newsarchive.store.state.SqliteStateStore",
+    "none": "newsarchive.store.state.NullStateStore",
+    "redis": "newsarchive.distributed.state.RedisStateStore",
+}
 NEWSARCHIVE_REVISIT_AFTER = "6h"  # a known article is fetched again after this long
 NEWSARCHIVE_REVISIT_MAX = "30d"  # cap of the back-off for articles that keep not changing
 NEWSARCHIVE_REVISIT_BACKOFF = 2.0  # interval factor per unchanged capture after the first

@@ -470,7 +470,7 @@ def test_workers_writing_locally_then_gathered_into_one_archive(
 
 
 def test_redis_passwords_stay_out_of_records():
-    from newsarchive.distributed.legacy import redact_url
+    from newsarchive.base.urls import redact_url
 
     assert redact_url("redis://:s3cret@db.internal:6380/2") == "redis://:***@db.internal:6380/2"
     assert redact_url("redis://app:s3cret@db/0") == "redis://app:***@db/0"

@@ -111,7 +111,7 @@ def test_resume_ignores_reextraction_manifests(tmp_path: Path) -> None:
     import json
 
     from newsarchive.schedule.runs import resumable_run
-    from newsarchive.store.archive import Layout
+    from newsarchive.store.layout import Layout
 
     layout = Layout(tmp_path)
     layout.runs.mkdir(parents=True)

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import idna
 import tldextract
@@ -425,3 +425,13 @@ def normalize_title(text: str) -> str:
         elif category[0] != "P" and category not in ("Cc", "Cf"):
             kept.append(char)
     return " ".join("".join(kept).split())
+
+def redact_url(url: str) -> str:
+    """The URL without its password (for manifests, warcinfo records and messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    host = parts.hostname or ""
+    netloc = f"{user}{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

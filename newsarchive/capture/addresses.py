@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from newsarchive.config import VIA_META_KEY, Config
+from newsarchive.base.meta import VIA_META_KEY
+from newsarchive.config import Config
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -5,11 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Request.meta key under which the download handler leaves the Exchange for WarcCaptureMiddleware.
-EXCHANGE_META_KEY = "_newsarchive_exchange"
-# Request.meta key under which WarcCaptureMiddleware leaves the WARC pointers of the capture.
-CAPTURE_META_KEY = "newsarchive_capture"
-
 FRAMING_HEADERS = (b"transfer-encoding", b"content-length")
 
 

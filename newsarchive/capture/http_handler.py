@@ -35,8 +35,9 @@ from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 
+from newsarchive.base.meta import EXCHANGE_META_KEY
 from newsarchive.capture.addresses import AddressPolicy
-from newsarchive.capture.exchange import EXCHANGE_META_KEY, Exchange
+from newsarchive.capture.exchange import Exchange
 
 if TYPE_CHECKING:
     from scrapy import Request

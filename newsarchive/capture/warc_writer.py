@@ -271,7 +271,7 @@ class WarcFileWriter:
         except OSError as exc:
             raise self._failure(describe_os_error(exc)) from exc
         pointer = self._append(record)
-        return _describe(record, pointer)
+        return describe_record(record, pointer)
 
     def _append(self, record) -> RecordPointer:
         assert self._stream is not None and self._writer is not None
@@ -339,7 +339,8 @@ def warc_date(moment: datetime) -> str:
     return datetime_to_iso_date(naive_utc, use_micros=True)
 
 
-def _describe(record, pointer: RecordPointer) -> WrittenRecord:
+def describe_record(record, pointer: RecordPointer) -> WrittenRecord:
+    """What the index and the state know of a record written (or read back) at ``pointer``."""
     rec = record.rec_headers
     http = record.http_headers
     status = None

@@ -30,10 +30,11 @@ from newsarchive.capture.warc_writer import (
     WarcFileWriter,
     WrittenRecord,
 )
-from newsarchive.crawl.items import METADATA_FIELDS
 from newsarchive.extract.analysis import ExtractionPool, rich_fields
-from newsarchive.store.archive import Layout, new_run_id, package_versions, warcinfo_fields
+from newsarchive.store.archive import package_versions, warcinfo_fields
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
+from newsarchive.store.jsonl import METADATA_FIELDS
+from newsarchive.store.layout import Layout, new_run_id
 from newsarchive.store.records import read_record
 from newsarchive.store.runlock import RunLock, RunLocked
 

@@ -7,19 +7,6 @@ from typing import Any
 
 from newsarchive.capture.warc_writer import WrittenRecord
 
-JSONL_SCHEMA = 1
-METADATA_FIELDS = (
-    "title",
-    "author",
-    "published",
-    "language",
-    "sitename",
-    "description",
-    "categories",
-    "tags",
-    "canonical_url",
-)
-
 
 @dataclass
 class PageItem:

@@ -1,7 +1,7 @@
 """What an HTML page loads to display (stylesheets, images, scripts, icons) and what a stylesheet
-names: the URLs :class:`newsarchive.crawl.spidermiddlewares.requisites.RequisitesMiddleware` asks
-for. Works on a
-parsed lxml tree, so that the extraction workers can find them in the tree they parse anyway.
+names: the URLs :class:`newsarchive.crawl.spidermiddlewares.requisites.RequisitesMiddleware`
+asks for. Works on a parsed lxml tree, so that the extraction workers can find them in the
+tree they parse anyway.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from newsarchive.replay.rewrite import parse_srcset
+from newsarchive.base.srcset import parse_srcset
 
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+?)\1\s*\)""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"""@import\s+(['"])([^'"]+)\1""", re.IGNORECASE)

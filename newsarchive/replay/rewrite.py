@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+from newsarchive.base.srcset import parse_srcset
+
 REPLAY_PREFIX = "/web/"
 FRAME_MODE = "if_"
 PAGE_MODE = ""
@@ -106,28 +108,6 @@ class UrlRewriter:
             return f"@import {quote}{self.rewrite(match['url'], FRAME_MODE, base)}{quote}"
 
         return _CSS_IMPORT.sub(imported, _CSS_URL.sub(url, css))
-
-
-def parse_srcset(value: str) -> list[tuple[str, str]]:
-    """(URL, descriptor) pairs of a srcset (HTML's rules: a URL runs to whitespace, so data:
-    URLs keep their commas; a trailing comma ends a URL with no descriptor)."""
-    candidates, position, size = [], 0, len(value)
-    while position < size:
-        while position < size and (value[position].isspace() or value[position] == ","):
-            position += 1
-        start = position
-        while position < size and not value[position].isspace():
-            position += 1
-        url, descriptor = value[start:position], ""
-        if url.endswith(","):
-            url = url.rstrip(",")
-        else:
-            end = value.find(",", position)
-            end = size if end < 0 else end
-            descriptor, position = value[position:end].strip(), end
-        if url:
-            candidates.append((url, descriptor))
-    return candidates
 
 
 def rewrite_css(body: bytes, rewriter: UrlRewriter) -> bytes:

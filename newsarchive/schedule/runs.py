@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsarchive.store.archive import Layout, new_run_id
+from newsarchive.store.layout import Layout, new_run_id
 from newsarchive.store.runlock import RunLock, RunLocked
 
 __all__ = ["PreparedRun", "RunLocked", "prepare_run", "resumable_run"]

@@ -1,8 +1,8 @@
 """The output directory of one crawl run, shared by the components of one crawler.
 
-Layout (design.md): ``warc/`` ``articles/<run_id>.jsonl`` ``index/index.cdxj``
-``runs/<run_id>.json`` ``state/``. One :class:`Archive` per crawler (``Archive.of(crawler)``),
-opened when the spider opens and closed when it closes, by ``extensions.RunLifecycle``.
+Its layout is :class:`newsarchive.store.layout.Layout`. One :class:`Archive` per crawler
+(``Archive.of(crawler)``), opened when the spider opens and closed when it closes, by
+``newsarchive.crawl.extensions.lifecycle.RunLifecycle``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from newsarchive.base.failures import ArchiveWriteError, describe_os_error
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
+from newsarchive.store.layout import Layout, new_run_id
 from newsarchive.store.runlock import RunLock
 from newsarchive.store.state import StateStore, open_state_store
 
@@ -33,40 +33,6 @@ if TYPE_CHECKING:
     from newsarchive.extract.analysis import ExtractionPool
 
 _CRAWLER_ATTRIBUTE = "_newsarchive_archive"
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
-
-
-@dataclass
-class Layout:
-    root: Path
-
-    @property
-    def warc(self) -> Path:
-        return self.root / "warc"
-
-    @property
-    def articles(self) -> Path:
-        return self.root / "articles"
-
-    @property
-    def index(self) -> Path:
-        return self.root / "index"
-
-    @property
-    def runs(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
-
-    def create(self) -> None:
-        for path in (self.warc, self.articles, self.index, self.runs, self.state):
-            path.mkdir(parents=True, exist_ok=True)
 
 
 @dataclass
@@ -156,9 +122,7 @@ class Archive:
         self.acquire_lock()
         if not self.config.redis_url:  # other workers' files may be live (docs/distributed.md)
             self._recover_killed_runs()
-        self.state = open_state_store(
-            self.config.state, self.layout.state, self.config.redis_url, self.config.redis_prefix
-        )
+        self.state = open_state_store(self.config, self.layout.state)
         if self.config.resume:
             self._load_resumed_run()
         self.warc = WarcFileWriter(
@@ -415,7 +379,7 @@ def _iso(moment: datetime) -> str:
 def _redacted(key: str, value: Any) -> Any:
     """A Redis URL's password stays out of manifests and warcinfo records."""
     if key == "NEWSARCHIVE_REDIS_URL" and isinstance(value, str) and "@" in value:
-        from newsarchive.distributed.legacy import redact_url
+        from newsarchive.base.urls import redact_url
 
         return redact_url(value)
     return value

@@ -19,7 +19,12 @@ from pathlib import Path
 import surt
 from warcio.archiveiterator import ArchiveIterator
 
-from newsarchive.capture.warc_writer import OPEN_SUFFIX, RecordPointer, WrittenRecord, _describe
+from newsarchive.capture.warc_writer import (
+    OPEN_SUFFIX,
+    RecordPointer,
+    WrittenRecord,
+    describe_record,
+)
 
 INDEXED_TYPES = ("response", "revisit", "resource", "conversion", "metadata")
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -74,7 +79,7 @@ def index_warc(path: Path) -> Iterator[str]:
                 records.get_record_length(),
                 record.rec_headers.get_header("WARC-Record-ID"),
             )
-            line = cdxj_line(_describe(record, pointer), profile)
+            line = cdxj_line(describe_record(record, pointer), profile)
             if line:
                 yield line
 

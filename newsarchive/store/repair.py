@@ -15,22 +15,17 @@ still alive on this host are left alone all the same.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
-from newsarchive.store.archive import Layout
 from newsarchive.store.cdxj import INDEX_NAME, index_warc, merge_into_index
+from newsarchive.store.layout import Layout
 from newsarchive.store.recovery import RecoveryResult, recover_open_warc, writer_is_alive
-from newsarchive.store.runlock import RunLock, RunLocked
 from newsarchive.store.warcscan import read_warcinfo
 
-EXIT_OK = 0
-EXIT_FATAL = 1
 PENDING_PREFIX = ".pending-"
 TAIL_CHUNK = 64 * 1024
 
@@ -62,34 +57,6 @@ class RepairReport:
             )
         out += [f"merged and removed {name}" for name in self.pending_removed]
         return out
-
-
-def run(args: argparse.Namespace) -> int:
-    root: Path = args.output
-    if not root.is_dir():
-        print(f"newsarchive repair: {root} is not a directory", file=sys.stderr)
-        return EXIT_FATAL
-    layout = Layout(root)
-    try:
-        lock = RunLock.acquire(layout.state, "repair")
-    except RunLocked as exc:
-        print(f"newsarchive repair: {exc}", file=sys.stderr)
-        return EXIT_FATAL
-    except OSError as exc:
-        print(f"newsarchive repair: cannot lock {root}: {_os_error(exc)}", file=sys.stderr)
-        return EXIT_FATAL
-    try:
-        report = repair(layout)
-    except OSError as exc:
-        print(f"newsarchive repair: {_os_error(exc)}", file=sys.stderr)
-        return EXIT_FATAL
-    finally:
-        lock.release()
-    for line in report.lines():
-        print(f"newsarchive repair: {line}", file=sys.stderr)
-    if not report.changed:
-        print(f"newsarchive repair: nothing to repair in {root}", file=sys.stderr)
-    return EXIT_OK
 
 
 def repair(layout: Layout) -> RepairReport:
@@ -215,8 +182,3 @@ def _count_lines(path: Path) -> int:
         return 0
     with open(path, "rb") as stream:
         return sum(1 for _ in stream)
-
-
-def _os_error(exc: OSError) -> str:
-    where = f" ({exc.filename})" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"

@@ -11,7 +11,8 @@ Two kinds of entries, both keyed by URL:
 
 :class:`StateStore` is the interface the crawl uses; :class:`SqliteStateStore` the embedded
 default (``output/state/state.sqlite``). A distributed crawl (``crawl --redis``) puts
-:class:`newsarchive.distributed.legacy.RedisStateStore` behind the same protocol.
+:class:`newsarchive.distributed.state.RedisStateStore` behind the same protocol.
+Which class serves which ``NEWSARCHIVE_STATE`` kind is the ``NEWSARCHIVE_STATE_STORES`` setting.
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ import json
 import sqlite3
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from scrapy.utils.misc import load_object
 
 from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from newsarchive.config import Config
 
 STATE_FILE = "state.sqlite"
 SCHEMA_VERSION = 1
@@ -82,6 +90,10 @@ class StateStore(Protocol):
 class NullStateStore:
     """No memory across runs (NEWSARCHIVE_STATE = "none"): every page is new."""
 
+    @classmethod
+    def from_config(cls, config: Config, state_dir: Path) -> Self:
+        return cls()
+
     def get_fetch(self, url: str) -> FetchState | None:
         return None
 
@@ -111,6 +123,10 @@ class SqliteStateStore:
         self._db.execute("PRAGMA busy_timeout=10000")
         self._migrate()
 
+    @classmethod
+    def from_config(cls, config: Config, state_dir: Path) -> Self:
+        return cls(state_dir / STATE_FILE)
+
     def _migrate(self) -> None:
         self._db.executescript(
             """
@@ -125,14 +141,14 @@ class SqliteStateStore:
 
     def get_fetch(self, url: str) -> FetchState | None:
         data = self._get("fetches", url)
-        return _fetch_from(data) if data else None
+        return fetch_state_from(data) if data else None
 
     def put_fetch(self, state: FetchState) -> None:
         self._put("fetches", state.url, asdict(state))
 
     def get_article(self, url: str) -> ArticleState | None:
         data = self._get("articles", url)
-        return _article_from(data) if data else None
+        return article_state_from(data) if data else None
 
     def put_article(self, state: ArticleState) -> None:
         self._put("articles", state.url, asdict(state))
@@ -151,20 +167,13 @@ class SqliteStateStore:
         )
 
 
-def open_state_store(
-    kind: str, state_dir: Path, redis_url: str | None = None, redis_prefix: str = "newsarchive"
-) -> StateStore:
-    if kind == "none":
-        return NullStateStore()
-    if kind == "sqlite":
-        return SqliteStateStore(state_dir / STATE_FILE)
-    if kind == "redis":  # distributed workers share it (newsarchive.distributed.legacy)
-        from newsarchive.distributed.legacy import RedisStateStore
-
-        if not redis_url:
-            raise ValueError("NEWSARCHIVE_STATE redis needs NEWSARCHIVE_REDIS_URL")
-        return RedisStateStore.from_url(redis_url, redis_prefix)
-    raise ValueError(f"unknown NEWSARCHIVE_STATE {kind!r} (sqlite, redis or none)")
+def open_state_store(config: Config, state_dir: Path) -> StateStore:
+    """The state store of ``config.state``: the class NEWSARCHIVE_STATE_STORES names for it."""
+    stores = dict(config.state_stores)
+    if config.state not in stores:
+        known = ", ".join(sorted(stores))
+        raise ValueError(f"unknown NEWSARCHIVE_STATE {config.state!r} ({known})")
+    return load_object(stores[config.state]).from_config(config, state_dir)
 
 
 def _pointer(data: dict[str, Any] | None) -> RecordPointer | None:
@@ -175,7 +184,8 @@ def _written(data: dict[str, Any]) -> WrittenRecord:
     return WrittenRecord(**{**data, "pointer": RecordPointer(**data["pointer"])})
 
 
-def _fetch_from(data: dict[str, Any]) -> FetchState:
+def fetch_state_from(data: dict[str, Any]) -> FetchState:
+    """A FetchState from its JSON document (fields it does not know are ignored)."""
     known = {f.name for f in fields(FetchState)}
     data = {key: value for key, value in data.items() if key in known}
     data["last_record"] = _written(data["last_record"])
@@ -183,7 +193,8 @@ def _fetch_from(data: dict[str, Any]) -> FetchState:
     return FetchState(**data)
 
 
-def _article_from(data: dict[str, Any]) -> ArticleState:
+def article_state_from(data: dict[str, Any]) -> ArticleState:
+    """An ArticleState from its JSON document (fields it does not know are ignored)."""
     known = {f.name for f in fields(ArticleState)}
     data = {key: value for key, value in data.items() if key in known}
     data["response"] = _pointer(data.get("response"))

@@ -11,13 +11,11 @@ the archive is. Exit 0 when all is well, 1 with one line per problem on stdout o
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import os
 import re
 import sqlite3
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,16 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
-from newsarchive.crawl.items import JSONL_SCHEMA
-from newsarchive.store.archive import Layout
 from newsarchive.store.cdxj import INDEX_NAME, INDEXED_TYPES, SERVER_NOT_MODIFIED
+from newsarchive.store.jsonl import JSONL_SCHEMA
+from newsarchive.store.layout import Layout
 from newsarchive.store.recovery import writer_is_alive
 from newsarchive.store.repair import PENDING_PREFIX, run_of
 from newsarchive.store.runlock import LOCK_NAME
 from newsarchive.store.warcscan import ScannedRecord, WarcFormatError, scan_warc
 
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
 MAX_PRINTED = 1000
 BATCH = 1000
 REFERRING_TYPES = ("revisit", "conversion", "metadata")
@@ -95,22 +91,6 @@ class Verification:
         if not self.problem_count:
             return f"newsarchive verify: OK: {counts}"
         return f"newsarchive verify: {self.problem_count} problem(s) in {counts}"
-
-
-def run(args: argparse.Namespace) -> int:
-    root: Path = args.output
-    if not root.is_dir():
-        print(f"newsarchive verify: {root} is not a directory", file=sys.stderr)
-        return EXIT_PROBLEMS
-    result = verify(root)
-    for line in result.problems:
-        print(line)
-    if result.problem_count > len(result.problems):
-        print(f"... and {result.problem_count - len(result.problems)} more problem(s)")
-    for note in result.notes:
-        print(f"newsarchive verify: note: {note}", file=sys.stderr)
-    print(result.summary(), file=sys.stderr)
-    return EXIT_PROBLEMS if result.problem_count else EXIT_OK
 
 
 def verify(root: Path) -> Verification:

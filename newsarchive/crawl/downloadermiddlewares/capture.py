@@ -9,8 +9,9 @@ from scrapy.downloadermiddlewares import robotstxt as scrapy_robotstxt
 from scrapy.utils.httpobj import urlparse_cached
 
 from newsarchive.base.digests import sha1_digest
+from newsarchive.base.meta import CAPTURE_META_KEY, EXCHANGE_META_KEY
 from newsarchive.base.urls import OFFLINE_TLD_EXTRACT
-from newsarchive.capture.exchange import CAPTURE_META_KEY, EXCHANGE_META_KEY, Exchange
+from newsarchive.capture.exchange import Exchange
 from newsarchive.capture.warc_writer import (
     IDENTICAL_PAYLOAD_DIGEST,
     SERVER_NOT_MODIFIED,

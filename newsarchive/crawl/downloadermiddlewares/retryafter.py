@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.utils.response import response_status_message
 
+from newsarchive.base.meta import RETRY_AFTER_META_KEY
 from newsarchive.config import Config
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_CODES = (429, 503)
-# Request.meta key: why a Retry-After was not waited for (read into the page's error).
-RETRY_AFTER_META_KEY = "newsarchive_retry_after"
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 from newsarchive import __version__
 from newsarchive.base.mediatypes import is_html
 from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
-from newsarchive.crawl.items import JSONL_SCHEMA, METADATA_FIELDS, PageItem
+from newsarchive.crawl.items import PageItem
 from newsarchive.extract.analysis import ExtractionPool, decode_html, not_html_error, rich_fields
 from newsarchive.schedule.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
 from newsarchive.store.archive import Archive
+from newsarchive.store.jsonl import JSONL_SCHEMA, METADATA_FIELDS
 from newsarchive.store.records import read_text
 from newsarchive.store.state import ArticleState
 

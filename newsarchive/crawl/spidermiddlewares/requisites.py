@@ -18,8 +18,13 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.response import get_base_url
 
 from newsarchive.base.mediatypes import CSS_TYPES, HTML_TYPES, mime_type
-from newsarchive.capture.exchange import CAPTURE_META_KEY
-from newsarchive.config import REFERRER_META_KEY, SEED_META_KEY
+from newsarchive.base.meta import (
+    CAPTURE_META_KEY,
+    REFERRER_META_KEY,
+    REQUISITE_META_KEY,
+    REQUISITE_URLS_META_KEY,
+    SEED_META_KEY,
+)
 from newsarchive.extract.requisites import absolute_urls, css_urls, requisites_in_tree
 from newsarchive.store.archive import Archive
 
@@ -32,9 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REQUISITE_META_KEY = "newsarchive_requisite"  # 1: named by a page, 2: named by its CSS
-# The page's requisite URLs when the spider already found them (in an extraction worker).
-REQUISITE_URLS_META_KEY = "newsarchive_requisite_urls"
 
 
 def requisite_urls(response: TextResponse) -> list[str]:

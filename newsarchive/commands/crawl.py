@@ -1,0 +1,130 @@
+"""``newsarchive crawl SEED... -o DIR``: the crawl options as Scrapy settings, the run's lock and
+id (newsarchive.schedule.runs), then the ``articles`` spider in a CrawlerProcess."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.project import get_project_settings
+
+from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsarchive.config import parse_duration
+from newsarchive.crawl.seeds import load_seeds
+from newsarchive.schedule.runs import RunLocked, prepare_run
+from newsarchive.store.archive import Archive
+
+
+def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
+    """Scrapy settings the crawl options stand for (applied over newsarchive.settings)."""
+    settings: dict[str, object] = {
+        "NEWSARCHIVE_OUTPUT_DIR": str(args.output),
+        "NEWSARCHIVE_SEEDS": list(args.seeds),
+        "LOG_LEVEL": "WARNING",
+    }
+    if args.depth is not None:
+        settings["NEWSARCHIVE_DEPTH"] = args.depth
+    if args.allow_domain:
+        settings["NEWSARCHIVE_ALLOWED_DOMAINS"] = list(args.allow_domain)
+    if args.ignore_robots:
+        settings["ROBOTSTXT_OBEY"] = False
+    if args.max_pages is not None:
+        settings["NEWSARCHIVE_MAX_PAGES"] = args.max_pages
+    if args.concurrency is not None:
+        settings["CONCURRENT_REQUESTS"] = args.concurrency
+        settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = args.concurrency
+    if args.no_extract:
+        settings["NEWSARCHIVE_EXTRACT"] = False
+    if args.no_requisites:
+        settings["NEWSARCHIVE_REQUISITES"] = False
+    if args.jsonl_html:
+        settings["NEWSARCHIVE_JSONL_HTML"] = True
+    if args.warc_max_size is not None:
+        settings["NEWSARCHIVE_WARC_MAX_SIZE"] = args.warc_max_size
+    if args.revisit_after is not None:
+        try:
+            parse_duration(args.revisit_after)
+        except ValueError as exc:
+            raise UsageError(f"--revisit-after: {exc}") from None
+        settings["NEWSARCHIVE_REVISIT_AFTER"] = args.revisit_after
+    if args.wait_lock:
+        settings["NEWSARCHIVE_WAIT_LOCK"] = True
+    for pair in args.settings:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
+        settings[name.strip()] = value
+    return settings
+
+
+class UsageError(Exception):
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        overrides = crawl_settings(args)
+    except UsageError as exc:
+        print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.seeds and not args.resume:
+        print("newsarchive crawl: give at least one SEED (URL, URL list or seed document)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    problem = check_writable(args.output)
+    if problem:
+        print(f"newsarchive crawl: {problem}", file=sys.stderr)
+        return EXIT_FATAL
+    try:
+        run = prepare_run(args.output, args.resume, args.wait_lock)
+    except (RunLocked, LookupError) as exc:
+        print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    try:
+        overrides.update(run.settings)
+        if not args.seeds:
+            overrides["NEWSARCHIVE_SEEDS"] = run.seeds
+        seeds, _warnings = load_seeds(overrides["NEWSARCHIVE_SEEDS"])  # the spider warns too
+        if not seeds:
+            for warning in _warnings:
+                print(f"newsarchive crawl: {warning}", file=sys.stderr)
+            print("newsarchive crawl: no usable seed: nothing to crawl", file=sys.stderr)
+            return EXIT_FATAL
+        code, reason = run_spider(overrides)
+        run.finished(reason)
+        return code
+    finally:
+        run.release()
+
+
+def check_writable(output: Path) -> str | None:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create output directory {output}: {exc.strerror or exc}"
+    if not os.access(output, os.W_OK | os.X_OK):
+        return f"output directory {output} is not writable"
+    return None
+
+
+def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
+    settings = get_project_settings()
+    settings.setdict(overrides, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler("articles")
+    process.crawl(crawler)
+    process.start()
+    archive = Archive.of(crawler)
+    stats = archive.stats
+    if archive.fatal is not None:
+        print(f"newsarchive crawl: {archive.fatal}; stopped. What was written is whole: "
+              f"free space or fix permissions, then `newsarchive repair -o {archive.layout.root}`",
+              file=sys.stderr)
+        return EXIT_FATAL, archive.finish_reason
+    if stats.seeds_total == 0:
+        return EXIT_FATAL, archive.finish_reason
+    return (EXIT_PARTIAL if stats.seeds_failed else EXIT_OK), archive.finish_reason

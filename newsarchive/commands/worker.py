@@ -1,0 +1,100 @@
+"""``newsarchive crawl --redis URL -o DIR [SEED...]``: one worker of a distributed crawl."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import redis
+
+from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsarchive.base.urls import redact_url
+from newsarchive.commands.crawl import UsageError, check_writable, crawl_settings
+from newsarchive.crawl.seeds import load_seeds
+from newsarchive.distributed.connection import RedisKeys, connect, reserve_run_id, worker_settings
+from newsarchive.distributed.seeding import fingerprint_ttl, push_seeds, setting_value
+from newsarchive.distributed.spider import DistributedArticlesSpider
+from newsarchive.store.archive import Archive
+from newsarchive.store.layout import Layout
+from newsarchive.store.runlock import RunLock, RunLocked
+
+
+def run(args: argparse.Namespace) -> int:
+    """``newsarchive crawl --redis URL -o DIR [SEED...]``: one worker of the shared frontier
+    (seeds given here are pushed first, as by ``newsarchive seed``)."""
+    if args.resume:
+        print("newsarchive crawl: --resume does not apply with --redis: the frontier is kept in "
+              "Redis; start a worker again", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        overrides = crawl_settings(args)
+    except UsageError as exc:
+        print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    prefix = setting_value(args.settings, "NEWSARCHIVE_REDIS_PREFIX")
+    overrides = {**worker_settings(args.redis, prefix), **overrides, "NEWSARCHIVE_SEEDS": []}
+    problem = check_writable(args.output)
+    if problem:
+        print(f"newsarchive crawl: {problem}", file=sys.stderr)
+        return EXIT_FATAL
+    server = connect(args.redis)
+    try:
+        server.ping()
+        if args.seeds and not _push_cli_seeds(args.seeds, server, prefix, overrides):
+            return EXIT_FATAL
+        overrides["NEWSARCHIVE_RUN_ID"] = reserve_run_id(server, RedisKeys(prefix))
+    except redis.RedisError as exc:
+        print(f"newsarchive crawl: Redis at {redact_url(args.redis)}: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    finally:
+        server.close()
+    layout = Layout(args.output)
+    try:
+        lock = RunLock.acquire(layout.state, str(overrides["NEWSARCHIVE_RUN_ID"]),
+                               wait=args.wait_lock, shared=True)
+    except RunLocked as exc:
+        print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    try:
+        return _run_worker_spider(overrides)
+    finally:
+        lock.release()
+
+
+def _push_cli_seeds(
+    args: list[str], server: redis.Redis, prefix: str, overrides: dict[str, object]
+) -> bool:
+    seeds, warnings = load_seeds(args)
+    for warning in warnings:
+        print(f"newsarchive crawl: {warning}", file=sys.stderr)
+    if not seeds:
+        print("newsarchive crawl: no usable seed: nothing to push", file=sys.stderr)
+        return False
+    ttl = fingerprint_ttl(str(overrides.get("NEWSARCHIVE_REDIS_FINGERPRINT_TTL") or "") or None)
+    push_seeds(server, RedisKeys(prefix), seeds, ttl)
+    return True
+
+
+def _run_worker_spider(overrides: dict[str, object]) -> int:
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    settings.setdict(overrides, priority="cmdline")
+    middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
+    middlewares["newsarchive.distributed.middleware.RoundMiddleware"] = 50
+    settings.set("SPIDER_MIDDLEWARES", middlewares, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(DistributedArticlesSpider)
+    process.crawl(crawler)
+    process.start()
+    archive = Archive.of(crawler)
+    fatal = getattr(archive, "fatal", None)
+    if fatal is not None:
+        print(f"newsarchive crawl: {fatal}; stopped", file=sys.stderr)
+        return EXIT_FATAL
+    return EXIT_PARTIAL if archive.stats.seeds_failed else EXIT_OK
+
+
