@@ -94,7 +94,7 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.crawl.downloadermiddlewares.capture.WarcCaptureMiddleware": 950,
     # Scrapy's own looks up the public suffix list online on first use; this one never does.
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
-    "newsarchive.crawl.downloadermiddlewares.capture.OfflineCookiesMiddleware": 700,
+    "newsarchive.crawl.downloadermiddlewares.cookies.OfflineCookiesMiddleware": 700,
     # Scrapy's retries 429/503 at once; this one waits for Retry-After
     # (newsarchive/crawl/downloadermiddlewares/retryafter.py).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
@@ -103,17 +103,17 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.crawl.downloadermiddlewares.retryafter.RetryAfterMiddleware": 550,
     # Scrapy's gives requests waiting together for robots.txt no parser (they are let through)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "newsarchive.crawl.downloadermiddlewares.capture.RobotsTxtMiddleware": 100,
+    "newsarchive.crawl.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
 }
 SPIDER_MIDDLEWARES = {
     # after the callbacks: asks for the requisites of archived HTML pages (and their CSS)
     "newsarchive.crawl.spidermiddlewares.requisites.RequisitesMiddleware": 800,
 }
 ITEM_PIPELINES = {
-    "newsarchive.crawl.pipelines.archive.ExtractionPipeline": 300,
+    "newsarchive.crawl.pipelines.extraction.ExtractionPipeline": 300,
     "newsarchive.crawl.pipelines.archive.ArchivePipeline": 800,
 }
 EXTENSIONS = {
     "newsarchive.crawl.extensions.lifecycle.RunLifecycle": 100,
-    "newsarchive.crawl.extensions.lifecycle.Progress": 200,
+    "newsarchive.crawl.extensions.progress.Progress": 200,
 }

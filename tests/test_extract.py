@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from newsarchive.base.digests import sha1_digest
-from newsarchive.extract.analysis import ExtractionPool, decode_html, extract_page
+from newsarchive.extract.analysis import extract_page
+from newsarchive.extract.decoding import decode_html
+from newsarchive.extract.workers import ExtractionPool
 
 URL = "https://www.example-news.com/2024/04/28/harbour-bridge-reopens?utm_source=feed"
 KEYS = {
@@ -348,7 +350,7 @@ def test_pool_gives_up_when_workers_cannot_start() -> None:
 
 ORPHAN_SCRIPT = """
 import asyncio, sys, time
-from newsarchive.extract.analysis import ExtractionPool
+from newsarchive.extract.workers import ExtractionPool
 
 async def main():
     pool = ExtractionPool(workers=2)

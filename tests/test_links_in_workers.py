@@ -102,7 +102,7 @@ async def _follow_links(
     tmp_path: Path, page: Path, ready: bool, timeout: float = 30.0
 ) -> tuple[list, dict, dict]:
     from newsarchive.base.meta import CAPTURE_META_KEY
-    from newsarchive.extract.analysis import ExtractionPool
+    from newsarchive.extract.workers import ExtractionPool
     from newsarchive.store.archive import Archive
     from spiders.articles import ArticlesSpider
 

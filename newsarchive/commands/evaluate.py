@@ -32,7 +32,9 @@ from urllib.parse import urlsplit
 import trafilatura
 
 from newsarchive.demo.server import SiteServer
-from newsarchive.extract.analysis import WARMUP_PAGE, WARMUP_URL, decode_html, extract_page
+from newsarchive.extract.analysis import extract_page
+from newsarchive.extract.decoding import decode_html
+from newsarchive.extract.workers import WARMUP_PAGE, WARMUP_URL
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "trafilatura-evalset.tar.gz"

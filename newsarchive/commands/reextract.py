@@ -30,7 +30,8 @@ from newsarchive.capture.warc_writer import (
     WarcFileWriter,
     WrittenRecord,
 )
-from newsarchive.extract.analysis import ExtractionPool, rich_fields
+from newsarchive.extract.analysis import rich_fields
+from newsarchive.extract.workers import ExtractionPool
 from newsarchive.store.archive import package_versions, warcinfo_fields
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
 from newsarchive.store.jsonl import METADATA_FIELDS

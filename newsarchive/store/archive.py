@@ -30,7 +30,7 @@ from newsarchive.store.state import StateStore, open_state_store
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from newsarchive.extract.analysis import ExtractionPool
+    from newsarchive.extract.workers import ExtractionPool
 
 _CRAWLER_ATTRIBUTE = "_newsarchive_archive"
 

@@ -1,16 +1,11 @@
-"""Downloader middlewares of newsarchive."""
+"""The WARC capture middleware: every exchange the download handler saw, written as WARC records."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scrapy.downloadermiddlewares import cookies as scrapy_cookies
-from scrapy.downloadermiddlewares import robotstxt as scrapy_robotstxt
-from scrapy.utils.httpobj import urlparse_cached
-
 from newsarchive.base.digests import sha1_digest
 from newsarchive.base.meta import CAPTURE_META_KEY, EXCHANGE_META_KEY
-from newsarchive.base.urls import OFFLINE_TLD_EXTRACT
 from newsarchive.capture.exchange import Exchange
 from newsarchive.capture.warc_writer import (
     IDENTICAL_PAYLOAD_DIGEST,
@@ -165,35 +160,3 @@ def _fetch_state(
         last_record=written,
         full_capture=full_capture,
     )
-
-
-class RobotsTxtMiddleware(scrapy_robotstxt.RobotsTxtMiddleware):
-    """Scrapy's RobotsTxtMiddleware, with robots.txt obeyed by every request that waited for it.
-
-    Requests to a host whose robots.txt is still being fetched all await one Deferred; adapted
-    to asyncio, the first waiter's callback consumes its result and the others get None, which
-    the middleware reads as "no robots.txt": they are let through, disallowed or not (seen with
-    several seeds on one host, and when a resumed run restores its queue). Once robots.txt is
-    parsed the parser is stored per host, so a waiter given None looks it up there.
-    """
-
-    async def robot_parser(self, request: Request):
-        parser = await super().robot_parser(request)
-        if parser is None:
-            stored = self._parsers.get(urlparse_cached(request).netloc)
-            if stored is not None and not hasattr(stored, "addCallback"):  # not a Deferred
-                return stored
-        return parser
-
-
-class OfflineCookiesMiddleware(scrapy_cookies.CookiesMiddleware):
-    """Scrapy's CookiesMiddleware, with its public-suffix check kept offline.
-
-    Scrapy's module builds ``TLDExtract()`` with the default suffix-list URLs, which downloads
-    the Public Suffix List on first use: a crawl would reach outside its scope (and stall on a
-    firewalled network). The module-level extractor is swapped for the offline one the rest of
-    newsarchive uses, once, when this middleware is loaded.
-    """
-
-
-scrapy_cookies._split_domain = OFFLINE_TLD_EXTRACT

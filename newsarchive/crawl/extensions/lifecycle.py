@@ -1,16 +1,14 @@
-"""Scrapy extensions: the run's lifecycle (open, close, manifest, summary) and live progress."""
+"""The run lifecycle extension: opens the archive, closes it, writes the manifest and the summary."""
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
-from twisted.internet import task
 
 from newsarchive.store.archive import Archive
 
@@ -104,45 +102,3 @@ def _changes_text(stats) -> str:
     return f"{changes}; {revisits} revisit records; {stats.not_due} known articles not due"
 
 
-class Progress:
-    """One progress line on stderr every few seconds while crawling (on a terminal by default)."""
-
-    def __init__(self, crawler: Crawler):
-        self.crawler = crawler
-        self.archive = Archive.of(crawler)
-        config = self.archive.config
-        self.enabled = config.progress if config.progress is not None else sys.stderr.isatty()
-        self.interval = config.progress_interval
-        self._loop: task.LoopingCall | None = None
-        self._started = time.monotonic()
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        extension = cls(crawler)
-        if extension.enabled:
-            crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
-            crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
-        return extension
-
-    def spider_opened(self) -> None:
-        self._started = time.monotonic()
-        self._loop = task.LoopingCall(self.report)
-        self._loop.start(self.interval, now=False)
-
-    def spider_closed(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-
-    def report(self) -> None:
-        stats = self.crawler.stats
-        fetched = stats.get_value("downloader/response_count", 0) if stats else 0
-        elapsed = max(time.monotonic() - self._started, 1e-6)
-        engine = self.crawler.engine
-        queued = len(engine._slot.scheduler) if engine and engine._slot else 0
-        pages = self.archive.stats
-        print(
-            f"[newsarchive] fetched {fetched} ({fetched / elapsed:.1f}/s), queued {queued}, "
-            f"extracted {pages.extracted}, errors {len(pages.errors)}",
-            file=sys.stderr,
-            flush=True,
-        )

@@ -1,4 +1,4 @@
-"""Item pipelines: extraction off the reactor, then the cleaned copy into WARC and JSONL."""
+"""The archive pipeline: the cleaned copy as WARC conversion and metadata records and a JSONL line."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from newsarchive import __version__
-from newsarchive.base.mediatypes import is_html
 from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
 from newsarchive.crawl.items import PageItem
-from newsarchive.extract.analysis import ExtractionPool, decode_html, not_html_error, rich_fields
+from newsarchive.extract.analysis import rich_fields
 from newsarchive.schedule.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
 from newsarchive.store.archive import Archive
 from newsarchive.store.jsonl import JSONL_SCHEMA, METADATA_FIELDS
@@ -22,57 +21,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 
-class ExtractionPipeline:
-    """Runs trafilatura on HTML pages in a process pool sized to the cores.
-
-    The pool (``archive.workers``) also serves the spider, which hands it each HTML page to
-    find its links and requisites and extract it in one parse; the pages it extracted arrive
-    here with their extraction done."""
-
-    def __init__(self, archive: Archive):
-        self.archive = archive
-        self.config = archive.config
-        self.pool: ExtractionPool | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(Archive.of(crawler))
-
-    def open_spider(self) -> None:
-        if self.config.extract or self.config.links_in_workers:
-            self.pool = ExtractionPool(self.config.extract_workers, self.config.extract_timeout)
-            self.archive.workers = self.pool
-
-    def close_spider(self) -> None:
-        if self.pool is not None:
-            self.archive.workers = None
-            self.pool.close()
-            self.pool = None
-
-    async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, PageItem) or item.status is None or item.status >= 400:
-            return item
-        if item.error:
-            return item  # refused after it was received (a decompression bomb): not extracted
-        if item.url in self.archive.written_urls:
-            return item  # resumed run: its line is written already
-        if not is_html(item.content_type, item.body):
-            item.extraction = {"extraction_error": not_html_error(item.content_type)}
-            return item
-        if not self.config.extract:
-            item.extraction = {"extraction_error": "extraction disabled (--no-extract)"}
-            if self.config.jsonl_html:
-                item.extraction["html"] = decode_html(item.body, item.content_type)[0]
-            return item
-        if not item.extraction and self.pool is not None:
-            item.extraction = await self.pool.extract(
-                item.body, item.page_url, item.content_type, include_html=self.config.jsonl_html
-            )
-        if item.extraction.get("text"):
-            self.archive.stats.extracted += 1
-        else:
-            self.archive.stats.extraction_errors += 1
-        return item
 
 
 class ArchivePipeline:

@@ -1,0 +1,71 @@
+"""The extraction pipeline: trafilatura on HTML pages in the extraction workers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from newsarchive.base.mediatypes import is_html
+from newsarchive.crawl.items import PageItem
+from newsarchive.extract.analysis import not_html_error
+from newsarchive.extract.decoding import decode_html
+from newsarchive.extract.workers import ExtractionPool
+from newsarchive.store.archive import Archive
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+
+
+class ExtractionPipeline:
+    """Runs trafilatura on HTML pages in a process pool sized to the cores.
+
+    The pool (``archive.workers``) also serves the spider, which hands it each HTML page to
+    find its links and requisites and extract it in one parse; the pages it extracted arrive
+    here with their extraction done."""
+
+    def __init__(self, archive: Archive):
+        self.archive = archive
+        self.config = archive.config
+        self.pool: ExtractionPool | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(Archive.of(crawler))
+
+    def open_spider(self) -> None:
+        if self.config.extract or self.config.links_in_workers:
+            self.pool = ExtractionPool(self.config.extract_workers, self.config.extract_timeout)
+            self.archive.workers = self.pool
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.archive.workers = None
+            self.pool.close()
+            self.pool = None
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem) or item.status is None or item.status >= 400:
+            return item
+        if item.error:
+            return item  # refused after it was received (a decompression bomb): not extracted
+        if item.url in self.archive.written_urls:
+            return item  # resumed run: its line is written already
+        if not is_html(item.content_type, item.body):
+            item.extraction = {"extraction_error": not_html_error(item.content_type)}
+            return item
+        if not self.config.extract:
+            item.extraction = {"extraction_error": "extraction disabled (--no-extract)"}
+            if self.config.jsonl_html:
+                item.extraction["html"] = decode_html(item.body, item.content_type)[0]
+            return item
+        if not item.extraction and self.pool is not None:
+            item.extraction = await self.pool.extract(
+                item.body, item.page_url, item.content_type, include_html=self.config.jsonl_html
+            )
+        if item.extraction.get("text"):
+            self.archive.stats.extracted += 1
+        else:
+            self.archive.stats.extraction_errors += 1
+        return item
