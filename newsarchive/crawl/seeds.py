@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import BinaryIO, TextIO, TypeVar
 
 from newsarchive.base.urls import InvalidURL, normalize_title, normalize_url
+from newsarchive.crawl.feeds import DocKind, discover, sniff
 
 MAX_LINE_CHARS = 65_536  # longer lines are skipped (and read no further into memory)
 MAX_WARNINGS_PER_SOURCE = 100  # then one summary warning, so a junk file cannot flood the log
@@ -165,8 +166,6 @@ def classify_seed_lines(lines: Iterable[str]) -> SeedKind:
 
 
 def _is_discovery(name: str, opener: _Opener, head: bytes) -> bool:
-    from newsarchive.crawl.feeds import DocKind, sniff
-
     if head[:2] == b"\x1f\x8b":  # a gzipped sitemap: only its whole content can be sniffed
         head = _with_stream(name, opener, lambda stream: stream.read(MAX_PIPE_BYTES))
     return sniff(head) is not DocKind.OTHER
@@ -175,8 +174,6 @@ def _is_discovery(name: str, opener: _Opener, head: bytes) -> bool:
 def _parse_discovery(name: str, opener: _Opener) -> tuple[list[Seed], list[SeedWarning]]:
     """A feed, sitemap (index) or robots.txt file: its entries become seeds (with their date,
     for the revisit policy); the sitemaps it lists are seeds to be read in turn."""
-    from newsarchive.crawl.feeds import discover
-
     body = _with_stream(name, opener, lambda stream: stream.read(MAX_PIPE_BYTES))
     found = discover(body, base_url="")
     out = _Collector(name)

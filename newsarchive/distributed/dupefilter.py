@@ -9,6 +9,7 @@ from scrapy.http import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from newsarchive.base.meta import ROUND_META_KEY
+from newsarchive.config import Config
 from newsarchive.distributed.connection import RedisKeys, connect
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ class RoundDupeFilter(RFPDupeFilter):
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
-        from newsarchive.config import Config
-
         config = Config.from_settings(settings)
         server = connect(config.redis_url or settings.get("REDIS_URL"))
         return cls(server, RedisKeys(config.redis_prefix), config.redis_fingerprint_ttl,

@@ -8,7 +8,9 @@ from typing import Any
 
 import redis
 
+from newsarchive import settings
 from newsarchive.base.urls import registered_domain, url_host
+from newsarchive.config import parse_duration
 from newsarchive.crawl.seeds import Seed
 from newsarchive.distributed.connection import RedisKeys
 from newsarchive.distributed.dupefilter import fingerprint
@@ -47,14 +49,10 @@ def setting_value(pairs: list[str], wanted: str) -> str:
         name, _, value = pair.partition("=")
         if name.strip() == wanted and value:
             return value
-    from newsarchive import settings
-
     return str(getattr(settings, wanted))
 
 
 def fingerprint_ttl(value: str | None = None) -> float:
-    from newsarchive.config import parse_duration
-
     return parse_duration(value or setting_value([], "NEWSARCHIVE_REDIS_FINGERPRINT_TTL"))
 
 

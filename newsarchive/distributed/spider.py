@@ -16,8 +16,8 @@ from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
 
 from newsarchive.base.meta import ROUND_META_KEY, TITLES_META_KEY
+from newsarchive.crawl.spider import BaseArticlesSpider
 from newsarchive.distributed.connection import RedisKeys, as_text
-from spiders.articles import ArticlesSpider
 
 if TYPE_CHECKING:
     from typing import Self
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # -- the worker's spider ---------------------------------------------------------------------
-class DistributedArticlesSpider(RedisMixin, ArticlesSpider):
+class DistributedArticlesSpider(RedisMixin, BaseArticlesSpider):
     """The ``articles`` spider fed from the shared seed list instead of its arguments.
 
     Seeds are popped in batches (``RedisMixin.next_requests``) when the worker starts and

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from newsarchive import __version__
 from newsarchive.base.failures import ArchiveWriteError, describe_os_error
+from newsarchive.base.urls import redact_url
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
 from newsarchive.store.layout import Layout, new_run_id
+from newsarchive.store.repair import PENDING_PREFIX, repair
 from newsarchive.store.runlock import RunLock
 from newsarchive.store.state import StateStore, open_state_store
 
@@ -136,8 +138,6 @@ class Archive:
     def _recover_killed_runs(self) -> None:
         """Close what killed runs left (``.open`` WARCs, torn JSONL lines, pending index
         files); safe because this process holds the output's run lock."""
-        from newsarchive.store.repair import PENDING_PREFIX, repair
-
         # A killed run always leaves its pending index file (and usually an .open WARC); without
         # either there is nothing to recover, and the index need not be read at every start.
         killed = any(self.layout.warc.glob("*.open")) or any(
@@ -379,8 +379,6 @@ def _iso(moment: datetime) -> str:
 def _redacted(key: str, value: Any) -> Any:
     """A Redis URL's password stays out of manifests and warcinfo records."""
     if key == "NEWSARCHIVE_REDIS_URL" and isinstance(value, str) and "@" in value:
-        from newsarchive.base.urls import redact_url
-
         return redact_url(value)
     return value
 

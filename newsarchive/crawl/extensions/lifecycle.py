@@ -1,4 +1,4 @@
-"""The run lifecycle extension: opens the archive, closes it, writes the manifest and the summary."""
+"""The run lifecycle extension: opens and closes the archive, writes the manifest and summary."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The archive pipeline: the cleaned copy as WARC conversion and metadata records and a JSONL line."""
+"""The archive pipeline: the cleaned copy as WARC conversion and metadata records, a JSONL line."""
 
 from __future__ import annotations
 
