@@ -28,7 +28,8 @@ NEWSARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo reco
 NEWSARCHIVE_PROGRESS = None  # live progress on stderr; None = only when stderr is a terminal
 NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between progress lines
 NEWSARCHIVE_RUN_ID = None  # set by the CLI; generated when missing
-NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None  # None: block unless a seed is private (capture/addresses.py)
+# None: block private addresses unless a seed is private (capture/addresses.py)
+NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None
 NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds: a 429/503 asking to wait longer is not retried
 NEWSARCHIVE_SEEDS: list[str] = []  # seed arguments (URLs or files) when not given to the spider
 NEWSARCHIVE_REQUISITES = True  # also capture each page's stylesheets, images, fonts, scripts
