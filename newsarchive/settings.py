@@ -79,8 +79,8 @@ LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 # Outputs of one callback processed at once. Scrapy starts this many asyncio tasks for every
-# response (default 100: ~15% of the crawl process's time); a page yields one item and a few
-# requests (docs/benchmarks.md).
+# response (default 100, a measurable share of the crawl process's time: docs/benchmarks.md);
+# a page yields one item and a few requests.
 CONCURRENT_ITEMS = 8
 HTTPPROXY_ENABLED = False  # the raw-capture handler speaks to origin servers only
 HTTPERROR_ALLOW_ALL = True  # failed pages still reach the spider, which records them

@@ -81,9 +81,9 @@ class RawStatusAndHeaders(StatusAndHeaders):
         """Keep the bytes as received: re-encoding would change them."""
 
 
-# Payloads that deflate cannot shrink: gzipping them at level 9 costs ~2 ms per 30 KB page for
-# nothing. Their records are written as stored (level 0) deflate blocks: the same record bytes
-# inside a valid gzip member, a few hundred bytes more (the uncompressed WARC and HTTP heads).
+# Payloads that deflate cannot shrink: gzipping them at level 9 costs time for nothing
+# (docs/benchmarks.md). Their records are written as stored (level 0) deflate blocks: the same
+# record bytes inside a valid gzip member, a few hundred bytes more (the uncompressed heads).
 _COMPRESSED_CODINGS = frozenset({"gzip", "x-gzip", "br", "deflate", "zstd", "compress"})
 _COMPRESSED_TYPES = (
     "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "video/", "audio/",

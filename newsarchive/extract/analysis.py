@@ -251,7 +251,7 @@ def _metadata_fields(
 
 
 def detect_language(text: str) -> str | None:
-    """The language of a text the page did not declare (py3langid, ~0.1 ms), or None when the
+    """The language of a text the page did not declare (py3langid), or None when the
     text is too short to tell."""
     if len(text) < MIN_DETECTABLE:
         return None

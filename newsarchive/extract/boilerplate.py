@@ -1,7 +1,7 @@
 """Boilerplate lines that trafilatura keeps: cross-links into other articles, and the
 notices that trail a news article (subscription pitches, copyright, photo credits, sharing).
 
-Two generic rules, measured on the development set (docs/quality.md):
+Two generic rules (their effect on the development set: docs/quality.md):
 
 1. A *cross-link line* starts with a "read also" marker in one of the common news languages
    ("Read more:", "Lesen Sie auch:", "Lea también:", "Czytaj też:"...): it names another article,
@@ -76,7 +76,7 @@ DATELINE = re.compile(
 HEAD_LINES = 3  # date and byline lines are looked for among the first lines only
 DATELINE_WORDS = 8  # words besides the date: more is a sentence that mentions a date
 # Anywhere in the text, a short line pitching a subscription or crediting a photo. Matched
-# against the lower-cased line: it runs on every line, and re.IGNORECASE makes it 2.5x slower.
+# against the lower-cased line: it runs on every line, and re.IGNORECASE is much slower.
 PROMO = re.compile(
     r"newsletter|subscri|sign(?:ing)? up|abonnier|abonnez|anmelden|registrier|suscr[ií]b|"
     r"hazte miembro|pour (?:lire la suite|accéder)|zaloguj|©|\bcopyright\b|"

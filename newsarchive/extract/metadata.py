@@ -277,7 +277,7 @@ def page_metadata(tree: HtmlElement, url: str | None) -> Metadata:
     result.author = result.author or _person(declared.author) or _byline(tree)
     result.sitename = result.sitename or declared.sitename or extract_sitename(tree)
     result.description = result.description or declared.description
-    # trafilatura's category/tag link heuristics (2 ms a page) are left out: declared only
+    # trafilatura's category/tag link heuristics are left out (their cost: docs/quality.md)
     result.categories = result.categories or _split(_first(metas, SECTION_METAS))
     result.tags = result.tags or _split_all(declared.tags)
     result.image = result.image or _first(metas, IMAGE_METAS)
@@ -303,7 +303,7 @@ def _htmldate(tree: HtmlElement, url: str | None) -> str | None:
 
 def _byline(tree: HtmlElement) -> str | None:
     """The specific half of trafilatura's extract_author (rel=author, itemprop=author,
-    class=author...): its generic patterns and its copy of the tree cost 4-5 ms a page.
+    class=author...), without its generic patterns and its copy of the tree (docs/quality.md).
     A byline inside what it would prune (comments, sidebars, dates, figures) is skipped."""
     discarded: set[HtmlElement] | None = None
     for elem in _byline_candidates(tree):
@@ -319,7 +319,7 @@ def _byline(tree: HtmlElement) -> str | None:
 
 def _byline_candidates(tree: HtmlElement) -> list[HtmlElement]:
     """What trafilatura's first author XPath finds (the same elements on the whole dev set),
-    found by lxml's tag filter and checked here: 25% faster than the XPath in libxml2."""
+    found by lxml's tag filter and checked here, which is cheaper than the XPath in libxml2."""
     return [
         elem
         for elem in tree.iter("author", *_BYLINE_TAGS)
