@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
@@ -52,11 +53,26 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
         settings["NEWSARCHIVE_REVISIT_AFTER"] = args.revisit_after
     if args.wait_lock:
         settings["NEWSARCHIVE_WAIT_LOCK"] = True
-    for pair in args.settings:
+    settings.update(setting_pairs(args.settings))
+    return settings
+
+
+def setting_pairs(pairs: list[str]) -> dict[str, str]:
+    """The ``-s NAME=VALUE`` options as settings."""
+    settings = {}
+    for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
         settings[name.strip()] = value
+    return settings
+
+
+def project_settings(overrides: dict[str, object]) -> Settings:
+    """newsarchive.settings (the Scrapy project's settings) with the command line's over them."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
+    settings = get_project_settings()
+    settings.setdict(overrides, priority="cmdline")
     return settings
 
 
@@ -111,10 +127,7 @@ def check_writable(output: Path) -> str | None:
 
 
 def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
-    settings = get_project_settings()
-    settings.setdict(overrides, priority="cmdline")
-    process = CrawlerProcess(settings)
+    process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler("articles")
     process.crawl(crawler)
     process.start()

@@ -7,11 +7,13 @@ import sys
 
 import redis
 
-from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK
+from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_USAGE
 from newsarchive.base.urls import redact_url
+from newsarchive.commands.crawl import UsageError, project_settings, setting_pairs
+from newsarchive.config import Config
 from newsarchive.crawl.seeds import load_seeds
 from newsarchive.distributed.connection import RedisKeys, connect
-from newsarchive.distributed.seeding import fingerprint_ttl, push_seeds, setting_value
+from newsarchive.distributed.seeding import push_seeds
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,12 +24,15 @@ def run(args: argparse.Namespace) -> int:
     if not seeds:
         print("newsarchive seed: no usable seed: nothing pushed", file=sys.stderr)
         return EXIT_FATAL
-    pairs = getattr(args, "settings", None) or []
-    prefix = setting_value(pairs, "NEWSARCHIVE_REDIS_PREFIX")
-    ttl = fingerprint_ttl(setting_value(pairs, "NEWSARCHIVE_REDIS_FINGERPRINT_TTL"))
+    try:
+        config = Config.from_settings(project_settings(setting_pairs(args.settings)))
+    except (UsageError, ValueError) as exc:
+        print(f"newsarchive seed: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    prefix = config.redis_prefix
     server = connect(args.redis)
     try:
-        round_id = push_seeds(server, RedisKeys(prefix), seeds, ttl)
+        round_id = push_seeds(server, RedisKeys(prefix), seeds, config.redis_fingerprint_ttl)
     except redis.RedisError as exc:
         print(f"newsarchive seed: Redis at {redact_url(args.redis)}: {exc}", file=sys.stderr)
         return EXIT_FATAL

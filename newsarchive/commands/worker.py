@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import redis
+from scrapy.crawler import CrawlerProcess
 
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from newsarchive.base.urls import redact_url
-from newsarchive.commands.crawl import UsageError, check_writable, crawl_settings
+from newsarchive.commands.crawl import (
+    UsageError,
+    check_writable,
+    crawl_settings,
+    project_settings,
+)
+from newsarchive.config import Config
 from newsarchive.crawl.seeds import load_seeds
 from newsarchive.distributed.connection import RedisKeys, connect, reserve_run_id, worker_settings
-from newsarchive.distributed.seeding import fingerprint_ttl, push_seeds, setting_value
+from newsarchive.distributed.seeding import push_seeds
 from newsarchive.distributed.spider import DistributedArticlesSpider
 from newsarchive.store.archive import Archive
 from newsarchive.store.layout import Layout
@@ -32,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    prefix = setting_value(args.settings, "NEWSARCHIVE_REDIS_PREFIX")
+    config = Config.from_settings(project_settings(overrides))
+    prefix = config.redis_prefix
     overrides = {**worker_settings(args.redis, prefix), **overrides, "NEWSARCHIVE_SEEDS": []}
     problem = check_writable(args.output)
     if problem:
@@ -41,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     server = connect(args.redis)
     try:
         server.ping()
-        if args.seeds and not _push_cli_seeds(args.seeds, server, prefix, overrides):
+        if args.seeds and not _push_cli_seeds(args.seeds, server, config):
             return EXIT_FATAL
         overrides["NEWSARCHIVE_RUN_ID"] = reserve_run_id(server, RedisKeys(prefix))
     except redis.RedisError as exc:
@@ -62,27 +69,19 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
-def _push_cli_seeds(
-    args: list[str], server: redis.Redis, prefix: str, overrides: dict[str, object]
-) -> bool:
+def _push_cli_seeds(args: list[str], server: redis.Redis, config: Config) -> bool:
     seeds, warnings = load_seeds(args)
     for warning in warnings:
         print(f"newsarchive crawl: {warning}", file=sys.stderr)
     if not seeds:
         print("newsarchive crawl: no usable seed: nothing to push", file=sys.stderr)
         return False
-    ttl = fingerprint_ttl(str(overrides.get("NEWSARCHIVE_REDIS_FINGERPRINT_TTL") or "") or None)
-    push_seeds(server, RedisKeys(prefix), seeds, ttl)
+    push_seeds(server, RedisKeys(config.redis_prefix), seeds, config.redis_fingerprint_ttl)
     return True
 
 
 def _run_worker_spider(overrides: dict[str, object]) -> int:
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
-    from scrapy.crawler import CrawlerProcess
-    from scrapy.utils.project import get_project_settings
-
-    settings = get_project_settings()
-    settings.setdict(overrides, priority="cmdline")
+    settings = project_settings(overrides)
     middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
     middlewares["newsarchive.distributed.middleware.RoundMiddleware"] = 50
     settings.set("SPIDER_MIDDLEWARES", middlewares, priority="cmdline")

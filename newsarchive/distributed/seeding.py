@@ -8,15 +8,12 @@ from typing import Any
 
 import redis
 
-from newsarchive import settings
 from newsarchive.base.urls import registered_domain, url_host
-from newsarchive.config import parse_duration
 from newsarchive.crawl.seeds import Seed
 from newsarchive.distributed.connection import RedisKeys
 from newsarchive.distributed.dupefilter import fingerprint
 
 
-# -- seeds -----------------------------------------------------------------------------------
 def push_seeds(server: redis.Redis, keys: RedisKeys, seeds: list[Seed], ttl: float) -> int:
     """Start a new seed round: its seeds' fingerprints (so a link to a seed never fetches it a
     second time), the scope they imply, then the seeds themselves; returns the round id."""
@@ -40,19 +37,3 @@ def _seed_entry(seed: Seed, round_id: int) -> dict[str, Any]:
         "lastmod": seed.lastmod.isoformat() if seed.lastmod else None,
         "round": round_id,
     }
-
-
-
-def setting_value(pairs: list[str], wanted: str) -> str:
-    """The value of ``-s wanted=VALUE``, else newsarchive.settings' default."""
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        if name.strip() == wanted and value:
-            return value
-    return str(getattr(settings, wanted))
-
-
-def fingerprint_ttl(value: str | None = None) -> float:
-    return parse_duration(value or setting_value([], "NEWSARCHIVE_REDIS_FINGERPRINT_TTL"))
-
-
