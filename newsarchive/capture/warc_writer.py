@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import socket
 import zlib
 from collections.abc import Callable, Iterable
@@ -136,7 +137,8 @@ class WarcFileWriter:
         self.warcinfo = warcinfo
         self.max_size = max_size
         self.prefix = prefix
-        self.host = socket.gethostname().split(".")[0] or "localhost"
+        # the host goes into file names, which readers accept as [A-Za-z0-9._-] only
+        self.host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "localhost"
         self.files_written: list[str] = []
         self.failed: str | None = None  # why writing failed; nothing more is written then
         self.on_failure: Callable[[str], None] | None = None

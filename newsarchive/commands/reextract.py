@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import sys
 import zlib
@@ -21,15 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import brotli
-from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive import __version__
-from newsarchive.capture.warc_writer import (
-    OPEN_SUFFIX,
-    RecordPointer,
-    WarcFileWriter,
-    WrittenRecord,
-)
+from newsarchive.capture.warc_writer import RecordPointer, WarcFileWriter, WrittenRecord
 from newsarchive.extract.analysis import rich_fields
 from newsarchive.extract.workers import ExtractionPool
 from newsarchive.store.archive import package_versions, warcinfo_fields
@@ -160,15 +153,15 @@ class Reextraction:
         record_pointer = RecordPointer(**pointer)
         stored = read_record(self.layout.warc, record_pointer)
         if stored.rec_type == "revisit":
-            refers = _warc_header(self.layout.warc, record_pointer, "WARC-Refers-To")
+            refers = stored.header("WARC-Refers-To")
             original = self.responses.get(refers or "")
             if original is None:
                 raise LookupError(f"original of revisit {pointer['record_id']} not in the JSONL")
             record_pointer = RecordPointer(**original)
             stored = read_record(self.layout.warc, record_pointer)
-        headers = {name.lower(): value for name, value in stored.headers}
-        target, date = _target_and_date(self.layout.warc, record_pointer)
-        response = WrittenRecord(record_pointer, "response", target, date)
+        headers = {name.lower(): value for name, value in stored.http_headers}
+        target, date = stored.header("WARC-Target-URI"), stored.header("WARC-Date")
+        response = WrittenRecord(record_pointer, "response", target or "", date or "")
         body = decode_content(stored.payload, headers.get("content-encoding", ""))
         return response, body, headers.get("content-type")
 
@@ -254,28 +247,6 @@ def decode_content(payload: bytes, content_encoding: str) -> bytes:
         elif coding == "br":
             payload = brotli.decompress(payload)
     return payload
-
-
-def _warc_header(warc_dir: Path, pointer: RecordPointer, name: str) -> str | None:
-    return _record_headers(warc_dir, pointer).get(name.lower())
-
-
-def _target_and_date(warc_dir: Path, pointer: RecordPointer) -> tuple[str, str]:
-    headers = _record_headers(warc_dir, pointer)
-    return headers.get("warc-target-uri", ""), headers.get("warc-date", "")
-
-
-def _record_headers(warc_dir: Path, pointer: RecordPointer) -> dict[str, str]:
-    """The WARC headers of the record at `pointer` (its file may still be ``.open``)."""
-    for name in (pointer.file, pointer.file + OPEN_SUFFIX):
-        path = warc_dir / name
-        if path.exists():
-            with open(path, "rb") as stream:
-                stream.seek(pointer.offset)
-                member = stream.read(pointer.length)
-            record = next(iter(ArchiveIterator(io.BytesIO(member))))
-            return {key.lower(): value for key, value in record.rec_headers.headers}
-    raise LookupError(f"WARC file {pointer.file} is missing")
 
 
 def _iso(moment: datetime) -> str:

@@ -1,8 +1,8 @@
-"""Capture lookups through the sorted CDXJ index, and WARC records read by offset.
+"""Capture lookups through the sorted CDXJ index, and the records they point at.
 
 The index (``index/index.cdxj``) is memory-mapped and binary-searched: a lookup costs a few
-dozen line reads whatever the archive's size. A record is read by seeking to its gzip member
-and parsing that member alone; its payload is streamed, never loaded whole unless asked.
+dozen line reads whatever the archive's size. Records are read by the store's one record reader
+(:mod:`newsarchive.store.records`), which streams their payloads.
 """
 
 from __future__ import annotations
@@ -10,26 +10,20 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
-
-from warcio.archiveiterator import ArchiveIterator
-from warcio.limitreader import LimitReader
-from warcio.recordloader import ArcWarcRecord
+from typing import Any
 
 from newsarchive.store.cdxj import INDEX_NAME, url_key
+from newsarchive.store.records import OpenRecord, RecordNotFound, WarcRecords
 
 TIMESTAMP_DIGITS = 14
-WARC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.warc(\.gz)?$")
 IDENTICAL_PAYLOAD = "identical-payload-digest"
 
 
-class NotArchived(LookupError):
+class NotArchived(RecordNotFound):
     """No usable capture of that URL (or no such record)."""
 
 
@@ -162,101 +156,10 @@ def _first_line_at_least(data: mmap.mmap, target: bytes) -> int:
     return lo
 
 
-class WarcStore:
-    """Reads single records out of the WARC files under ``warc_dir`` (read-only)."""
+class WarcStore(WarcRecords):
+    """The archive's WARC records as replay reads them: a missing one is :class:`NotArchived`."""
 
-    def __init__(self, warc_dir: Path):
-        self.warc_dir = warc_dir
-
-    def path_of(self, filename: str) -> Path:
-        """The file for a WARC name from the index or a pointer; no path tricks get through."""
-        if not WARC_NAME.match(filename) or ".." in filename:
-            raise NotArchived(f"not a WARC file name: {filename!r}")
-        path = self.warc_dir / filename
-        if not path.is_file():
-            raise NotArchived(f"no such WARC file: {filename}")
-        return path
-
-    def open_record(self, filename: str, offset: int, length: int) -> OpenRecord:
-        path = self.path_of(filename)
-        size = path.stat().st_size
-        if offset < 0 or length <= 0 or offset + length > size:
-            raise NotArchived(f"no record at {filename}:{offset}+{length}")
-        stream = open(path, "rb")  # noqa: SIM115  (closed by OpenRecord)
-        try:
-            stream.seek(offset)
-            record = next(iter(ArchiveIterator(LimitReader(stream, length))))
-        except Exception as exc:
-            stream.close()
-            raise NotArchived(f"no record at {filename}:{offset}") from exc
-        return OpenRecord(record, stream)
-
-    def raw_member(self, filename: str, offset: int, length: int) -> Iterator[bytes]:
-        """The record's stored bytes (one gzip member), streamed."""
-        with self.open_record(filename, offset, length):
-            pass  # validates that a record starts there
-        with open(self.path_of(filename), "rb") as stream:
-            stream.seek(offset)
-            remaining = length
-            while remaining > 0:
-                chunk = stream.read(min(65536, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
-
-
-class OpenRecord:
-    """A parsed WARC record whose payload is still to be read from the open file."""
-
-    def __init__(self, record: ArcWarcRecord, stream: IO[bytes]):
-        self.record = record
-        self._stream = stream
-
-    def __enter__(self) -> OpenRecord:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._stream.close()
-
-    @property
-    def rec_type(self) -> str:
-        return self.record.rec_type
-
-    def header(self, name: str) -> str | None:
-        return self.record.rec_headers.get_header(name)
-
-    @property
-    def status(self) -> int | None:
-        http = self.record.http_headers
-        if http is None or not http.get_statuscode():
-            return None
-        try:
-            return int(http.get_statuscode())
-        except ValueError:
-            return None
-
-    @property
-    def http_headers(self) -> list[tuple[str, str]]:
-        http = self.record.http_headers
-        return list(http.headers) if http is not None else []
-
-    def http_header(self, name: str) -> str | None:
-        http = self.record.http_headers
-        return http.get_header(name) if http is not None else None
-
-    def payload_chunks(self, size: int = 65536) -> Iterator[bytes]:
-        """The payload with its content-encoding undone (what a browser would see)."""
-        stream = self.record.content_stream()
-        while chunk := stream.read(size):
-            yield chunk
-
-    def payload(self, limit: int | None = None) -> bytes:
-        stream = self.record.content_stream()
-        return stream.read(limit) if limit is not None else stream.read()
+    not_found = NotArchived
 
 
 @dataclass

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from scrapy.http import Headers
+from scrapy.responsetypes import responsetypes
+
 from newsarchive.base.digests import sha1_digest
 from newsarchive.base.meta import CAPTURE_META_KEY, EXCHANGE_META_KEY
 from newsarchive.capture.exchange import Exchange
@@ -13,7 +16,7 @@ from newsarchive.capture.warc_writer import (
     WrittenRecord,
 )
 from newsarchive.store.archive import Archive
-from newsarchive.store.records import read_record, response_from_capture
+from newsarchive.store.records import StoredRecord, WarcRecords
 from newsarchive.store.state import FetchState
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ class WarcCaptureMiddleware:
 
     def __init__(self, archive: Archive):
         self.archive = archive
+        self.records = WarcRecords(archive.layout.warc)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -95,11 +99,7 @@ class WarcCaptureMiddleware:
         known = state.get_fetch(url) if state is not None else None
         if known is None:
             return None
-        name = known.full_capture.pointer.file
-        warc = self.archive.layout.warc
-        if not (warc / name).exists() and not (warc / f"{name}.open").exists():
-            return None
-        return known
+        return known if self.records.has_file(known.full_capture.pointer.file) else None
 
     def _replay(self, request: Request, known: FetchState) -> Response | None:
         response = self._archived_response(request, known.full_capture)
@@ -115,11 +115,30 @@ class WarcCaptureMiddleware:
 
     def _archived_response(self, request: Request, capture: WrittenRecord) -> Response | None:
         try:
-            stored = read_record(self.archive.layout.warc, capture.pointer)
+            with self.records.open_pointer(capture.pointer) as opened:
+                stored = opened.read()
         except (LookupError, OSError) as exc:
             self.archive.stats.errors.append(f"{request.url}: archived capture unreadable: {exc}")
             return None
         return response_from_capture(request, stored)
+
+
+def response_from_capture(request: Request, stored: StoredRecord) -> Response:
+    """A Scrapy response as the stored capture was received (body still content-encoded, so
+    the downloader middlewares treat it as they treated the original)."""
+    headers = Headers()
+    for name, value in stored.http_headers:
+        if not name.lower().startswith(("x-archive-orig-", "transfer-encoding")):
+            headers.appendlist(name, value)
+    respcls = responsetypes.from_args(headers=headers, url=request.url, body=stored.payload)
+    return respcls(
+        url=request.url,
+        status=stored.status or 200,
+        headers=headers,
+        body=stored.payload,
+        request=request,
+        flags=["archived"],
+    )
 
 
 def _revisit_profile(exchange: Exchange, known: FetchState | None) -> str | None:

@@ -12,7 +12,7 @@ from newsarchive.extract.analysis import rich_fields
 from newsarchive.schedule.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
 from newsarchive.store.archive import Archive
 from newsarchive.store.jsonl import JSONL_SCHEMA, METADATA_FIELDS
-from newsarchive.store.records import read_text
+from newsarchive.store.records import WarcRecords, read_text
 from newsarchive.store.state import ArticleState
 
 if TYPE_CHECKING:
@@ -70,9 +70,7 @@ class ArchivePipeline:
         """Whether the previous text is still there to point at (not removed by retention)."""
         if previous.text is None:
             return True
-        warc = self.archive.layout.warc
-        name = previous.text.file
-        return (warc / name).exists() or (warc / f"{name}.open").exists()
+        return WarcRecords(self.archive.layout.warc).has_file(previous.text.file)
 
     def _write_cleaned_copy(self, item: PageItem, response: WrittenRecord) -> dict[str, Any]:
         warc = self.archive.warc
