@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
-ARCHIVE_WRITE_FAILED = "archive_write_failed"  # Scrapy close reason
 
 
 class Progress:
