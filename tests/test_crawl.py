@@ -74,6 +74,8 @@ def test_run_succeeds_and_reports(crawl: CrawlRun, expected):
     assert expected["unmatched_title"] in crawl.stderr
     manifest = crawl.manifests()[0]
     assert manifest["stats"]["seeds_archived"] == manifest["stats"]["seeds_total"] == 4
+    assert manifest["extraction_unavailable"] is None  # the warm-up passed
+    assert manifest["stats"]["same_extraction_error"] is None
     assert any(f.startswith("warc/") for f in manifest["files"])
     assert manifest["versions"]["scrapy"]
     assert [t["title"] for t in manifest["stats"]["unmatched_related_titles"]] == [

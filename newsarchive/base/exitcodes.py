@@ -1,6 +1,9 @@
 """Exit codes of the ``newsarchive`` commands (README, "Exit codes")."""
 
 EXIT_OK = 0  # every seed archived; verify: no problem found
-EXIT_FATAL = 1  # no usable seed, output unwritable or locked, write failed; verify: problems
+# no usable seed, output unwritable or locked, write failed, extraction unavailable;
+# verify: problems found
+EXIT_FATAL = 1
 EXIT_USAGE = 2  # bad command line
-EXIT_PARTIAL = 3  # finished, but some seeds could not be archived
+# finished, but some seeds could not be archived or most extractions failed with the same error
+EXIT_PARTIAL = 3

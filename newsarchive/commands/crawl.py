@@ -133,6 +133,9 @@ def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
     process.start()
     archive = Archive.of(crawler)
     stats = archive.stats
+    if archive.extraction_unavailable is not None:
+        print(unavailable_message(archive.extraction_unavailable), file=sys.stderr)
+        return EXIT_FATAL, archive.finish_reason
     if archive.fatal is not None:
         print(f"newsarchive crawl: {archive.fatal}; stopped. What was written is whole: "
               f"free space or fix permissions, then `newsarchive repair -o {archive.layout.root}`",
@@ -140,4 +143,19 @@ def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
         return EXIT_FATAL, archive.finish_reason
     if stats.seeds_total == 0:
         return EXIT_FATAL, archive.finish_reason
-    return (EXIT_PARTIAL if stats.seeds_failed else EXIT_OK), archive.finish_reason
+    return exit_code(archive), archive.finish_reason
+
+
+def unavailable_message(reason: str) -> str:
+    """What the crawl says when its extraction workers failed the warm-up."""
+    return (f"newsarchive crawl: extraction unavailable: {reason}\n"
+            "newsarchive crawl: nothing was fetched: fix the installation, or crawl with "
+            "--no-extract to archive without text")
+
+
+def exit_code(archive: Archive) -> int:
+    """The exit code of a crawl that ran to its end: partial if a seed could not be archived
+    or most extractions failed with the same error (the summary says which)."""
+    stats = archive.stats
+    partial = stats.seeds_failed or stats.same_extraction_error is not None
+    return EXIT_PARTIAL if partial else EXIT_OK

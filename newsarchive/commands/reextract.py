@@ -24,7 +24,7 @@ import brotli
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import RecordPointer, WarcFileWriter, WrittenRecord
 from newsarchive.extract.analysis import rich_fields
-from newsarchive.extract.workers import ExtractionPool
+from newsarchive.extract.workers import ExtractionPool, ExtractionUnavailable
 from newsarchive.store.archive import package_versions, warcinfo_fields
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
 from newsarchive.store.jsonl import METADATA_FIELDS
@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         stats = Reextraction(layout, run_id, sources).run(include_reextracted=bool(args.run))
+    except ExtractionUnavailable as exc:
+        print(f"newsarchive reextract: extraction unavailable: {exc}\n"
+              "newsarchive reextract: no run was written: fix the installation", file=sys.stderr)
+        return 1
     finally:
         lock.release()
     print(
@@ -93,6 +97,8 @@ class Reextraction:
         self.responses: dict[str, dict[str, Any]] = {}
 
     def run(self, include_reextracted: bool = False) -> dict[str, int]:
+        """Re-extract every line; ExtractionUnavailable (nothing written) if the workers fail
+        their warm-up."""
         # without --run, earlier re-extractions are not re-extracted again (their lines would
         # repeat the crawl's); a re-extraction named by --run is
         lines = [
@@ -103,31 +109,37 @@ class Reextraction:
             pointer = (line.get("warc") or {}).get("response")
             if pointer:
                 self.responses.setdefault(pointer["record_id"], pointer)
-        self.layout.create()
-        writer = WarcFileWriter(self.layout.warc, self._warcinfo())
-        output = self.layout.articles / f"{self.run_id}.jsonl"
-        try:
-            with open(output, "x", encoding="utf-8") as jsonl:
-                asyncio.run(self._extract_all(lines, writer, jsonl))
-        finally:
-            writer.close()
-            if self.index_lines:
-                merge_into_index(self.layout.index, self.index_lines)
-            self._write_manifest(writer.files_written)
+        asyncio.run(self._run(lines))
         return self.stats
 
-    async def _extract_all(self, lines: list[dict[str, Any]], writer, jsonl) -> None:
+    async def _run(self, lines: list[dict[str, Any]]) -> None:
         with ExtractionPool() as pool:
-            for start in range(0, len(lines), PENDING):
-                batch = lines[start : start + PENDING]
-                results = await asyncio.gather(*(self._extract(pool, line) for line in batch))
-                for line, found in zip(batch, results, strict=True):
-                    if found is None:
-                        continue
-                    response, extraction = found
-                    jsonl.write(json.dumps(self._line(line, response, extraction, writer),
-                                           ensure_ascii=False) + "\n")
-                jsonl.flush()
+            await pool.warm_up()  # before a file is written: a broken install writes nothing
+            self.layout.create()
+            writer = WarcFileWriter(self.layout.warc, self._warcinfo())
+            output = self.layout.articles / f"{self.run_id}.jsonl"
+            try:
+                with open(output, "x", encoding="utf-8") as jsonl:
+                    await self._extract_all(pool, lines, writer, jsonl)
+            finally:
+                writer.close()
+                if self.index_lines:
+                    merge_into_index(self.layout.index, self.index_lines)
+                self._write_manifest(writer.files_written)
+
+    async def _extract_all(
+        self, pool: ExtractionPool, lines: list[dict[str, Any]], writer, jsonl
+    ) -> None:
+        for start in range(0, len(lines), PENDING):
+            batch = lines[start : start + PENDING]
+            results = await asyncio.gather(*(self._extract(pool, line) for line in batch))
+            for line, found in zip(batch, results, strict=True):
+                if found is None:
+                    continue
+                response, extraction = found
+                jsonl.write(json.dumps(self._line(line, response, extraction, writer),
+                                       ensure_ascii=False) + "\n")
+            jsonl.flush()
 
     async def _extract(
         self, pool: ExtractionPool, line: dict[str, Any]

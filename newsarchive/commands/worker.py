@@ -8,13 +8,15 @@ import sys
 import redis
 from scrapy.crawler import CrawlerProcess
 
-from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_USAGE
 from newsarchive.base.urls import redact_url
 from newsarchive.commands.crawl import (
     UsageError,
     check_writable,
     crawl_settings,
+    exit_code,
     project_settings,
+    unavailable_message,
 )
 from newsarchive.config import Config
 from newsarchive.crawl.seeds import load_seeds
@@ -90,10 +92,12 @@ def _run_worker_spider(overrides: dict[str, object]) -> int:
     process.crawl(crawler)
     process.start()
     archive = Archive.of(crawler)
-    fatal = getattr(archive, "fatal", None)
-    if fatal is not None:
-        print(f"newsarchive crawl: {fatal}; stopped", file=sys.stderr)
+    if archive.extraction_unavailable is not None:
+        print(unavailable_message(archive.extraction_unavailable), file=sys.stderr)
         return EXIT_FATAL
-    return EXIT_PARTIAL if archive.stats.seeds_failed else EXIT_OK
+    if archive.fatal is not None:
+        print(f"newsarchive crawl: {archive.fatal}; stopped", file=sys.stderr)
+        return EXIT_FATAL
+    return exit_code(archive)
 
 

@@ -12,6 +12,9 @@ Time limits, from the inside out:
 
 A worker that dies (killed, out of memory, case 2) breaks the executor; the pool replaces it and
 the pages in flight get an ``extraction_error`` naming the failure.
+
+Before a crawl fetches anything, :meth:`ExtractionPool.warm_up` extracts a known page in a worker:
+extraction that cannot work (a dependency missing from the install) fails the run at once.
 """
 
 
@@ -26,7 +29,7 @@ import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from newsarchive.extract.analysis import (
     PageAnalysis,
@@ -35,10 +38,6 @@ from newsarchive.extract.analysis import (
     extract_page,
     failed_result,
 )
-
-if TYPE_CHECKING:
-
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +52,7 @@ _QUIET_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext", "charset_norm
 
 # Extracted once by each worker before its first page (and by `newsarchive eval` before it
 # times extraction): what trafilatura, jusText and py3langid load on first use is not per page.
+# Its text also proves that extraction works here (ExtractionPool.warm_up).
 WARMUP_PAGE = (
     b"<html><head><title>Warm-up</title></head><body><nav><a href='/'>Home</a></nav><article>"
     + b"<p>This paragraph only exists to load trafilatura's lazily built state.</p>" * 8
@@ -97,6 +97,10 @@ def _analyse_in_worker(job: PageJob, time_limit: float) -> PageAnalysis:
 
 
 # --- parent side -----------------------------------------------------------------------------
+
+
+class ExtractionUnavailable(Exception):
+    """Extraction cannot work in this installation; the message says why."""
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -156,6 +160,14 @@ class ExtractionPool:
         extraction = (await self.analyse(job)).extraction
         assert extraction is not None
         return extraction
+
+    async def warm_up(self) -> None:
+        """Extract the warm-up page in a worker, as every page will be; ExtractionUnavailable
+        (with the page's extraction_error) unless it gave text."""
+        extraction = await self.extract(WARMUP_PAGE, WARMUP_URL, "text/html")
+        if not extraction.get("text"):
+            reason = extraction.get("extraction_error") or "no text from the warm-up page"
+            raise ExtractionUnavailable(reason)
 
     async def analyse(self, job: PageJob) -> PageAnalysis:
         """Analyse one page in a worker; a worker's failure comes back as the extraction_error

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsarchive import __version__
 from newsarchive.base.failures import ArchiveWriteError, describe_os_error
@@ -37,6 +37,17 @@ if TYPE_CHECKING:
 _CRAWLER_ATTRIBUTE = "_newsarchive_archive"
 
 
+class SameExtractionError(NamedTuple):
+    """The extraction_error of more than half of the pages a run extracted."""
+
+    error: str
+    pages: int
+    of: int  # pages that went to extraction
+
+# Fewer pages failing alike say more about those pages than about the extraction.
+MIN_SAME_ERROR_PAGES = 3
+
+
 @dataclass
 class RunStats:
     pages: Counter = field(default_factory=Counter)  # candidate articles by status ("error" too)
@@ -44,6 +55,7 @@ class RunStats:
     bytes_stored: int = 0  # payload bytes of response records
     extracted: int = 0
     extraction_errors: int = 0
+    extraction_error_kinds: Counter = field(default_factory=Counter)  # extraction_error -> pages
     errors: list[str] = field(default_factory=list)
     related_titles: dict[str, dict] = field(default_factory=dict)  # title -> {seed, matched}
     seeds_total: int = 0
@@ -54,6 +66,27 @@ class RunStats:
     not_due: int = 0  # known articles skipped by the revisit policy
     edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
     recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
+
+    def extraction_done(self, extraction: dict[str, Any]) -> None:
+        """Count a page that went to extraction, by its outcome."""
+        if extraction.get("text"):
+            self.extracted += 1
+        else:
+            self.extraction_errors += 1
+            error = str(extraction.get("extraction_error") or "no text").strip()
+            self.extraction_error_kinds[error] += 1
+
+    @property
+    def same_extraction_error(self) -> SameExtractionError | None:
+        """The error most extractions failed with, if more than half of them did (a broken
+        install, a site that renders its articles in the browser): the run is then partial."""
+        if not self.extraction_error_kinds:
+            return None
+        error, pages = self.extraction_error_kinds.most_common(1)[0]
+        attempted = self.extracted + self.extraction_errors
+        if pages < MIN_SAME_ERROR_PAGES or 2 * pages <= attempted:
+            return None
+        return SameExtractionError(error, pages, attempted)
 
     def title_looked_up(self, title: str, seed: str, matched: bool) -> None:
         entry = self.related_titles.setdefault(title, {"seed": seed, "matched": False})
@@ -92,6 +125,8 @@ class Archive:
         self._jsonl = None
         self._pending_index = None  # unsorted index lines of this run, merged at close
         self.fatal: str | None = None  # why the archive could not be written (run stopped)
+        # why extraction cannot work here (the warm-up failed): the run stopped before fetching
+        self.extraction_unavailable: str | None = None
         self.on_fatal: Callable[[], None] | None = None  # stops the crawl (RunLifecycle)
 
     @classmethod
@@ -281,6 +316,7 @@ class Archive:
             "started": _iso(self.started),
             "finished": _iso(finished) if finished else None,
             "finish_reason": self.finish_reason,
+            "extraction_unavailable": self.extraction_unavailable,
             "resumed_at": self.resumed_at,
             "seeds": self.seeds,
             "settings": self.settings_snapshot,
@@ -291,6 +327,7 @@ class Archive:
                 "bytes_stored": stats.bytes_stored,
                 "extracted": stats.extracted,
                 "extraction_errors": stats.extraction_errors,
+                "same_extraction_error": _same_error(stats.same_extraction_error),
                 "seeds_total": stats.seeds_total,
                 "seeds_archived": stats.seeds_archived,
                 "seeds_failed": stats.seeds_failed,
@@ -370,6 +407,10 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return versions
+
+
+def _same_error(same: SameExtractionError | None) -> dict[str, Any] | None:
+    return same._asdict() if same is not None else None
 
 
 def _iso(moment: datetime) -> str:

@@ -72,6 +72,7 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         f"  pages:      {sum(stats.pages.values())} ({statuses})",
         f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived",
         f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
+        *_extraction_failure_lines(archive),
         f"  stored:     {stats.bytes_stored:,} payload bytes in {len(warcs)} WARC file(s), "
         f"{sum(stats.records.values())} records",
         f"  changes:    {_changes_text(stats)}",
@@ -94,6 +95,17 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         if len(stats.errors) > 20:
             lines.append(f"    ... {len(stats.errors) - 20} more in the manifest")
     return "\n".join(lines)
+
+
+def _extraction_failure_lines(archive: Archive) -> list[str]:
+    """Why this run extracted nothing, or the one error most of its extractions failed with."""
+    if archive.extraction_unavailable is not None:
+        return [f"  extraction unavailable: {archive.extraction_unavailable}"]
+    same = archive.stats.same_extraction_error
+    if same is None:
+        return []
+    return [f"  extraction failed on {same.pages} of {same.of} pages with the same error: "
+            f"{same.error}"]
 
 
 def _changes_text(stats) -> str:

@@ -1,14 +1,17 @@
-"""The extraction pipeline: trafilatura on HTML pages in the extraction workers."""
+"""The extraction pipeline: trafilatura on HTML pages in the extraction workers, which must prove
+they can extract before the crawl fetches anything."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scrapy.exceptions import CloseSpider
+
 from newsarchive.base.mediatypes import is_html
 from newsarchive.crawl.items import PageItem
 from newsarchive.extract.analysis import not_html_error
 from newsarchive.extract.decoding import decode_html
-from newsarchive.extract.workers import ExtractionPool
+from newsarchive.extract.workers import ExtractionPool, ExtractionUnavailable
 from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
 
+EXTRACTION_UNAVAILABLE = "extraction_unavailable"  # Scrapy close reason
 
 
 class ExtractionPipeline:
@@ -34,10 +38,19 @@ class ExtractionPipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(Archive.of(crawler))
 
-    def open_spider(self) -> None:
+    async def open_spider(self) -> None:
         if self.config.extract or self.config.links_in_workers:
             self.pool = ExtractionPool(self.config.extract_workers, self.config.extract_timeout)
             self.archive.workers = self.pool
+        if self.config.extract and self.pool is not None:
+            # Scrapy sends no request before every pipeline has opened: a crawl that cannot
+            # extract stops here, before it fetches anything (the CLI says why, exits 1).
+            # CloseSpider while the spider starts is honoured since Scrapy 2.18.
+            try:
+                await self.pool.warm_up()
+            except ExtractionUnavailable as exc:
+                self.archive.extraction_unavailable = str(exc)
+                raise CloseSpider(EXTRACTION_UNAVAILABLE) from exc
 
     def close_spider(self) -> None:
         if self.pool is not None:
@@ -64,8 +77,5 @@ class ExtractionPipeline:
             item.extraction = await self.pool.extract(
                 item.body, item.page_url, item.content_type, include_html=self.config.jsonl_html
             )
-        if item.extraction.get("text"):
-            self.archive.stats.extracted += 1
-        else:
-            self.archive.stats.extraction_errors += 1
+        self.archive.stats.extraction_done(item.extraction)
         return item
