@@ -80,3 +80,9 @@ def test_evaluate_scores_the_crawled_text() -> None:
     # the crawl's JSONL text scores as extract_page on the same bytes does
     assert evaluation.pipeline.normalised == evaluation.direct.normalised
     assert evaluation.pipeline.normalised.tp > 0
+
+
+def test_default_dev_set_is_beside_the_checkout() -> None:
+    from newsarchive.commands.evaluate import DEFAULT_DATA
+
+    assert DEFAULT_DATA == DATA

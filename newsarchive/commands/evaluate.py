@@ -36,7 +36,7 @@ from newsarchive.extract.analysis import extract_page
 from newsarchive.extract.decoding import decode_html
 from newsarchive.extract.workers import WARMUP_PAGE, WARMUP_URL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # newsarchive/commands/evaluate.py -> the checkout
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "trafilatura-evalset.tar.gz"
 EVALSET_DIR = "trafilatura-eval"
 WORST_SHOWN = 10
