@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsarchive.commands.evaluate import (
+    DEFAULT_DATA,
     Counts,
     EvalPage,
     count,
@@ -83,6 +84,4 @@ def test_evaluate_scores_the_crawled_text() -> None:
 
 
 def test_default_dev_set_is_beside_the_checkout() -> None:
-    from newsarchive.commands.evaluate import DEFAULT_DATA
-
     assert DEFAULT_DATA == DATA
