@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import sys
 import zlib
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import brotli
+from scrapy.utils.project import get_project_settings
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive import __version__
@@ -30,6 +32,8 @@ from newsarchive.capture.warc_writer import (
     WarcFileWriter,
     WrittenRecord,
 )
+from newsarchive.compat.trafilatura import DEFAULT_TUNING, Tuning
+from newsarchive.config import Config
 from newsarchive.extract.analysis import rich_fields
 from newsarchive.extract.workers import ExtractionPool
 from newsarchive.store.archive import package_versions, warcinfo_fields
@@ -56,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"newsarchive reextract: {exc}", file=sys.stderr)
         return 1
     try:
-        stats = Reextraction(layout, run_id, sources).run(include_reextracted=bool(args.run))
+        reextraction = Reextraction(layout, run_id, sources, _tuning())
+        stats = reextraction.run(include_reextracted=bool(args.run))
     finally:
         lock.release()
     print(
@@ -66,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _tuning() -> Tuning:
+    """How trafilatura runs, as the project's settings say (NEWSARCHIVE_READABILITY...)."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsarchive.settings")
+    config = Config.from_settings(get_project_settings())
+    return Tuning(speed=config.trafilatura_tuning, readability=config.readability)
 
 
 def _jsonl_files(layout: Layout, run_id: str | None) -> list[Path]:
@@ -89,8 +101,11 @@ def _lines(paths: list[Path]) -> Iterator[dict[str, Any]]:
 class Reextraction:
     """One re-extraction run over the lines of `sources`."""
 
-    def __init__(self, layout: Layout, run_id: str, sources: list[Path]):
+    def __init__(
+        self, layout: Layout, run_id: str, sources: list[Path], tuning: Tuning = DEFAULT_TUNING
+    ):
         self.layout = layout
+        self.tuning = tuning
         self.run_id = run_id
         self.sources = sources
         self.started = datetime.now(UTC)
@@ -124,7 +139,7 @@ class Reextraction:
         return self.stats
 
     async def _extract_all(self, lines: list[dict[str, Any]], writer, jsonl) -> None:
-        with ExtractionPool() as pool:
+        with ExtractionPool(tuning=self.tuning) as pool:
             for start in range(0, len(lines), PENDING):
                 batch = lines[start : start + PENDING]
                 results = await asyncio.gather(*(self._extract(pool, line) for line in batch))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from newsarchive.base.mediatypes import is_html
+from newsarchive.compat.trafilatura import Tuning
 from newsarchive.crawl.items import PageItem
 from newsarchive.extract.analysis import not_html_error
 from newsarchive.extract.decoding import decode_html
@@ -36,7 +37,10 @@ class ExtractionPipeline:
 
     def open_spider(self) -> None:
         if self.config.extract or self.config.links_in_workers:
-            self.pool = ExtractionPool(self.config.extract_workers, self.config.extract_timeout)
+            tuning = Tuning(self.config.trafilatura_tuning, self.config.readability)
+            self.pool = ExtractionPool(
+                self.config.extract_workers, self.config.extract_timeout, tuning
+            )
             self.archive.workers = self.pool
 
     def close_spider(self) -> None:
