@@ -58,6 +58,12 @@ class Config:
     redis_poll: float = 1.0
     redis_fingerprint_ttl: float = 86400.0
     redis_heartbeat_ttl: float = 15.0
+    # reaches into Scrapy's and trafilatura's internals, each switchable (docs/compat.md)
+    readability: str = "short-texts"  # extraction policy (docs/quality.md): or "always"
+    trafilatura_tuning: bool = True
+    offline_public_suffixes: bool = True
+    redis_engine_poll: bool = True
+    redis_inflight_ledger: bool = True
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -101,7 +107,25 @@ class Config:
             redis_heartbeat_ttl=parse_duration(
                 settings.get("NEWSARCHIVE_REDIS_HEARTBEAT_TTL") or "15s"
             ),
+            readability=readability_policy(settings.get("NEWSARCHIVE_READABILITY")),
+            trafilatura_tuning=settings.getbool("NEWSARCHIVE_TRAFILATURA_TUNING", True),
+            offline_public_suffixes=settings.getbool("NEWSARCHIVE_OFFLINE_PUBLIC_SUFFIXES", True),
+            redis_engine_poll=settings.getbool("NEWSARCHIVE_REDIS_ENGINE_POLL", True),
+            redis_inflight_ledger=settings.getbool("NEWSARCHIVE_REDIS_INFLIGHT_LEDGER", True),
         )
+
+
+READABILITY_POLICIES = ("short-texts", "always")
+
+
+def readability_policy(value: str | None) -> str:
+    """NEWSARCHIVE_READABILITY, checked: one of :data:`READABILITY_POLICIES`."""
+    policy = (value or "short-texts").strip().lower()
+    if policy not in READABILITY_POLICIES:
+        raise ValueError(
+            f"NEWSARCHIVE_READABILITY must be one of {', '.join(READABILITY_POLICIES)}: {value!r}"
+        )
+    return policy
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -54,6 +54,15 @@ NEWSARCHIVE_REDIS_IDLE_CLOSE = "30s"  # a worker exits once the frontier stayed 
 NEWSARCHIVE_REDIS_POLL = 1.0  # seconds between an idle worker's looks at the shared frontier
 NEWSARCHIVE_REDIS_FINGERPRINT_TTL = "1d"  # a round's fingerprints expire this long after use
 NEWSARCHIVE_REDIS_HEARTBEAT_TTL = "15s"  # a silent worker is dead after this: its requests requeued
+# trafilatura's port of readability (docs/quality.md, an extraction policy: it changes texts):
+# "short-texts" compares it only with own texts under 1000 characters; "always" on every page
+NEWSARCHIVE_READABILITY = "short-texts"
+# reaches into other libraries' internals, each made only within the versions it was verified
+# with and only while its switch is on; off, the library runs as it ships (docs/compat.md)
+NEWSARCHIVE_TRAFILATURA_TUNING = True  # faster XPaths, parser, one copy less: same output
+NEWSARCHIVE_OFFLINE_PUBLIC_SUFFIXES = True  # Scrapy's cookie-domain check: bundled suffix list
+NEWSARCHIVE_REDIS_ENGINE_POLL = True  # an idle worker's engine polls every NEWSARCHIVE_REDIS_POLL
+NEWSARCHIVE_REDIS_INFLIGHT_LEDGER = True  # requests in flight noted, a dead worker's requeued
 
 # --- Scrapy settings newsarchive relies on ---------------------------------------------------
 USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"
@@ -93,7 +102,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Closest to the downloader: sees every exchange as on the wire, before decompression (590),
     # redirects (600) and retries (550) change or consume it.
     "newsarchive.crawl.downloadermiddlewares.capture.WarcCaptureMiddleware": 950,
-    # Scrapy's own looks up the public suffix list online on first use; this one never does.
+    # Scrapy's own fetches the public suffix list online on first use; this one uses the bundled
+    # list (NEWSARCHIVE_OFFLINE_PUBLIC_SUFFIXES)
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
     "newsarchive.crawl.downloadermiddlewares.cookies.OfflineCookiesMiddleware": 700,
     # Scrapy's retries 429/503 at once; this one waits for Retry-After

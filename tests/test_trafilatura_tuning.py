@@ -1,4 +1,4 @@
-"""newsarchive.extract.trafilatura_tuning: trafilatura's readability comparison sees the real page
+"""newsarchive.compat.trafilatura: trafilatura's readability comparison sees the real page
 only
 when trafilatura's own text is short; its re:test XPaths, guarded, select exactly what they did;
 both only inside newsarchive's extraction, and neither breaks extraction when trafilatura's
@@ -16,9 +16,9 @@ import trafilatura.external
 import trafilatura.utils
 from lxml.etree import XPath
 
-from newsarchive.extract import trafilatura_tuning
+from newsarchive.compat import trafilatura as trafilatura_tuning
+from newsarchive.compat.trafilatura import READABILITY_BELOW
 from newsarchive.extract.analysis import extract_page
-from newsarchive.extract.trafilatura_tuning import READABILITY_BELOW
 from tests.conftest import SITE
 
 URL = "https://news.example.org/2024/05/02/harbour-report"
@@ -98,7 +98,7 @@ def test_unexpected_trafilatura_internals_leave_extraction_unchanged(
     for name in ("_extract_and_compare", "extract_content", "compare_extraction"):
         monkeypatch.setattr(trafilatura.core, name, getattr(trafilatura.core, name))
     change(trafilatura.core)
-    with caplog.at_level(logging.WARNING, logger="newsarchive.extract.trafilatura_tuning"):
+    with caplog.at_level(logging.WARNING, logger="newsarchive.compat.trafilatura"):
         hooks = trafilatura_tuning._install()
         with trafilatura_tuning.tuned():
             pass

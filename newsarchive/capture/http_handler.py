@@ -22,15 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import h11
-from scrapy.core.downloader.handlers._base_http import BaseHttpDownloadHandler
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    NotSupported,
-)
+from scrapy.exceptions import IgnoreRequest, NotSupported
 from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
@@ -38,8 +30,16 @@ from scrapy.utils.httpobj import urlparse_cached
 from newsarchive.base.meta import EXCHANGE_META_KEY
 from newsarchive.capture.addresses import AddressPolicy
 from newsarchive.capture.exchange import Exchange
+from newsarchive.compat.scrapy import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+)
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -66,20 +66,29 @@ class _Connection:
         self.writer.close()
 
 
-class RawCaptureDownloadHandler(BaseHttpDownloadHandler):
-    """HTTP/1.1 over asyncio + h11, recording the raw request and response of every download."""
+class RawCaptureDownloadHandler:
+    """HTTP/1.1 over asyncio + h11, recording the raw request and response of every download.
 
-    lazy = False
+    Written against Scrapy's public download-handler interface (``lazy``, ``from_crawler``,
+    ``async download_request(request)``, ``async close()``), with no Scrapy base class.
+    """
+
+    lazy = False  # built when the crawl starts, not on its first request
 
     def __init__(self, crawler: Crawler):
-        super().__init__(crawler)
+        self.crawler = crawler
         settings = crawler.settings
+        self._default_maxsize = settings.getint("DOWNLOAD_MAXSIZE")
         self._verify_tls = settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES", False)
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = defaultdict(deque)
         # as Scrapy's own handler pools them: one idle connection per request allowed at once,
         # so that a busy host's connections are reused, not reopened for most requests
         self._max_idle = max(MIN_IDLE_PER_HOST, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self._address_policy = AddressPolicy.from_crawler(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
 
     async def download_request(self, request: Request) -> Response:
         if request.meta.get("proxy"):

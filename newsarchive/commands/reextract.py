@@ -23,6 +23,9 @@ import brotli
 
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import RecordPointer, WarcFileWriter, WrittenRecord
+from newsarchive.commands.crawl import project_settings
+from newsarchive.compat.trafilatura import DEFAULT_TUNING, Tuning
+from newsarchive.config import Config
 from newsarchive.extract.analysis import rich_fields
 from newsarchive.extract.workers import ExtractionPool, ExtractionUnavailable
 from newsarchive.store.archive import package_versions, warcinfo_fields
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"newsarchive reextract: {exc}", file=sys.stderr)
         return 1
     try:
-        stats = Reextraction(layout, run_id, sources).run(include_reextracted=bool(args.run))
+        reextraction = Reextraction(layout, run_id, sources, _tuning())
+        stats = reextraction.run(include_reextracted=bool(args.run))
     except ExtractionUnavailable as exc:
         print(f"newsarchive reextract: extraction unavailable: {exc}\n"
               "newsarchive reextract: no run was written: fix the installation", file=sys.stderr)
@@ -63,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _tuning() -> Tuning:
+    """How trafilatura runs, as the project's settings say (NEWSARCHIVE_READABILITY...)."""
+    config = Config.from_settings(project_settings({}))
+    return Tuning(speed=config.trafilatura_tuning, readability=config.readability)
 
 
 def _jsonl_files(layout: Layout, run_id: str | None) -> list[Path]:
@@ -86,8 +96,11 @@ def _lines(paths: list[Path]) -> Iterator[dict[str, Any]]:
 class Reextraction:
     """One re-extraction run over the lines of `sources`."""
 
-    def __init__(self, layout: Layout, run_id: str, sources: list[Path]):
+    def __init__(
+        self, layout: Layout, run_id: str, sources: list[Path], tuning: Tuning = DEFAULT_TUNING
+    ):
         self.layout = layout
+        self.tuning = tuning
         self.run_id = run_id
         self.sources = sources
         self.started = datetime.now(UTC)
@@ -113,7 +126,7 @@ class Reextraction:
         return self.stats
 
     async def _run(self, lines: list[dict[str, Any]]) -> None:
-        with ExtractionPool() as pool:
+        with ExtractionPool(tuning=self.tuning) as pool:
             await pool.warm_up()  # before a file is written: a broken install writes nothing
             self.layout.create()
             writer = WarcFileWriter(self.layout.warc, self._warcinfo())

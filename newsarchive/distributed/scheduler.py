@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from scrapy.http import Request
+from scrapy.utils.request import request_from_dict
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
+from twisted.internet import task
 
 from newsarchive.base.meta import LEDGER_META_KEY
+from newsarchive.compat.scrapy import on_request_finished
 from newsarchive.distributed.connection import RedisKeys, as_text
 from newsarchive.store.archive import Archive
 
@@ -43,7 +46,10 @@ class Scheduler(RedisScheduler):
     ``NEWSARCHIVE_REDIS_POLL``; when that key has expired (``NEWSARCHIVE_REDIS_HEARTBEAT_TTL``)
     the next idle worker claims the dead one's ledger (RENAME: one claimant) and queues its
     requests again. A worker stopped gracefully finishes what it took (Scrapy's graceful stop);
-    anything still noted when it closes is queued again.
+    anything still noted when it closes is queued again. Learning when the engine is done with a
+    request reaches into Scrapy's engine (newsarchive.compat.scrapy.on_request_finished); with
+    ``NEWSARCHIVE_REDIS_INFLIGHT_LEDGER`` off, or a Scrapy outside the verified versions, nothing
+    is noted and requests are taken as scrapy-redis takes them.
 
     Stats are counted without the ``spider`` argument Scrapy 2.19 deprecates.
     """
@@ -65,23 +71,12 @@ class Scheduler(RedisScheduler):
         self.worker = Archive.of(self.crawler).run_id
         self.alive_ttl = max(1, int(config.redis_heartbeat_ttl))
         self._pop = self.server.register_script(_POP_AND_NOTE)
+        self.ledger = on_request_finished(self.crawler, self.done, config.redis_inflight_ledger)
         self.server.sadd(self.keys.workers, self.worker)
         self.heartbeat()
-        self._watch_engine()
+        self._beat = task.LoopingCall(self.heartbeat)
+        self._beat.start(config.redis_poll, now=False)
         self.reclaim_dead()
-
-    def _watch_engine(self) -> None:
-        """Learn when the engine is done with a request (private to Scrapy's engine: the
-        slot's ``remove_request`` runs after the response went through the spider and its
-        items through the pipelines)."""
-        slot = self.crawler.engine._slot
-        remove = slot.remove_request
-
-        def remove_request(request: Request) -> None:
-            remove(request)
-            self.done(request)
-
-        slot.remove_request = remove_request
 
     def enqueue_request(self, request: Request) -> bool:
         if not request.dont_filter and self.df.request_seen(request):
@@ -93,14 +88,22 @@ class Scheduler(RedisScheduler):
         return True
 
     def next_request(self) -> Request | None:
+        request = self._pop_and_note() if self.ledger else self.queue.pop()
+        if request is not None and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+    def _pop_and_note(self) -> Request | None:
         data = self._pop(keys=[self.queue.key, self.keys.inflight(self.worker)])
         if not data:
             return None
-        request = self.queue._decode_request(data)
+        request = self.decode(data)
         request.meta[LEDGER_META_KEY] = hashlib.sha1(data).hexdigest()
-        if self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis")
         return request
+
+    def decode(self, data: bytes) -> Request:
+        """A request as the queue stored it (its serializer's dict, as scrapy-redis decodes)."""
+        return request_from_dict(self.queue.serializer.loads(data), spider=self.spider)
 
     def done(self, request: Request) -> None:
         note = request.meta.get(LEDGER_META_KEY)
@@ -137,11 +140,13 @@ class Scheduler(RedisScheduler):
             return 0
         entries = self.server.hvals(claimed)
         for data in entries:
-            self.queue.push(self.queue._decode_request(data))
+            self.queue.push(self.decode(data))
         self.server.delete(claimed)
         return len(entries)
 
     def close(self, reason: str) -> None:
+        if self._beat.running:
+            self._beat.stop()
         super().close(reason)
         self._requeue(self.worker)  # a graceful stop leaves its unfinished requests queued
         self.server.delete(self.keys.alive(self.worker))

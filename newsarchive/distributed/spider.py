@@ -13,9 +13,9 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request
 from scrapy_redis.spiders import RedisMixin
-from twisted.internet import task
 
 from newsarchive.base.meta import ROUND_META_KEY, TITLES_META_KEY
+from newsarchive.compat.scrapy import engine_scheduler, poll_idle_engine
 from newsarchive.crawl.spider import BaseArticlesSpider
 from newsarchive.distributed.connection import RedisKeys, as_text
 
@@ -45,7 +45,6 @@ class DistributedArticlesSpider(RedisMixin, BaseArticlesSpider):
         spider.setup_redis(crawler)
         spider.max_idle_time = spider.config.redis_idle_close
         spider.idle_since = None
-        spider.heartbeat = None
         crawler.signals.connect(spider.worker_opened, signal=signals.spider_opened)
         crawler.signals.connect(spider.worker_busy, signal=signals.response_received)
         spider.refresh_scope()
@@ -87,15 +86,8 @@ class DistributedArticlesSpider(RedisMixin, BaseArticlesSpider):
 
     def worker_opened(self) -> None:
         # An idle worker looks at the shared frontier at every engine heartbeat (5 s in
-        # Scrapy); other workers fill it, so look more often. Private to Scrapy's engine.
-        self.crawler.engine._SLOT_HEARTBEAT_INTERVAL = self.config.redis_poll
-        self.heartbeat = task.LoopingCall(self.crawler.engine._slot.scheduler.heartbeat)
-        self.heartbeat.start(self.config.redis_poll)
-        self.crawler.signals.connect(self.worker_closed, signal=signals.spider_closed)
-
-    def worker_closed(self) -> None:
-        if self.heartbeat.running:
-            self.heartbeat.stop()
+        # Scrapy); other workers fill it, so look more often (NEWSARCHIVE_REDIS_ENGINE_POLL).
+        poll_idle_engine(self.crawler, self.config.redis_poll, self.config.redis_engine_poll)
 
     def worker_busy(self) -> None:
         self.idle_since = None
@@ -107,8 +99,8 @@ class DistributedArticlesSpider(RedisMixin, BaseArticlesSpider):
         requests = self.next_requests()
         for request in requests:
             self.crawler.engine.crawl(request)
-        scheduler = self.crawler.engine._slot.scheduler
-        busy = scheduler.reclaim_dead() or scheduler.others_in_flight()
+        scheduler = engine_scheduler(self.crawler)
+        busy = scheduler is not None and (scheduler.reclaim_dead() or scheduler.others_in_flight())
         now = time.monotonic()
         if requests or busy or self.idle_since is None:
             self.idle_since = now

@@ -25,6 +25,7 @@ from w3lib.html import get_base_url
 
 from newsarchive.base.digests import sha1_digest
 from newsarchive.base.mediatypes import is_html, mime_type
+from newsarchive.compat.trafilatura import DEFAULT_TUNING, Tuning, handed_over, tuned
 from newsarchive.extract.boilerplate import strip_boilerplate
 from newsarchive.extract.decoding import decode_html
 from newsarchive.extract.links import links_in_tree
@@ -89,6 +90,7 @@ def extract_page(
     *,
     include_html: bool = False,
     time_limit: float | None = None,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> dict[str, Any]:
     """Decode and extract one page; return the JSONL extraction fields. Never raises.
 
@@ -96,20 +98,23 @@ def extract_page(
     tags, canonical_url, text, markdown, word_count, images, access, extraction_error,
     text_digest, encoding, and html if include_html (docs/jsonl.md).
     ``time_limit`` (seconds, main thread only) interrupts decoding and extraction via SIGALRM.
+    ``tuning``: how trafilatura runs (newsarchive.compat.trafilatura).
     """
     job = PageJob(body, url, content_type, include_html=include_html)
-    extraction = analyse_page(job, time_limit).extraction
+    extraction = analyse_page(job, time_limit, tuning).extraction
     assert extraction is not None
     return extraction
 
 
-def analyse_page(job: PageJob, time_limit: float | None = None) -> PageAnalysis:
+def analyse_page(
+    job: PageJob, time_limit: float | None = None, tuning: Tuning = DEFAULT_TUNING
+) -> PageAnalysis:
     """Decode and parse `job`'s page once and find what it asks for. Never raises: extraction
     failures become its ``extraction_error``; links and requisites not found stay None."""
     analysis = PageAnalysis(extraction=_blank_result(job.include_html) if job.extract else None)
     result = analysis.extraction if analysis.extraction is not None else {}
     try:
-        _analyse(job, analysis, result, time_limit)
+        _analyse(job, analysis, result, time_limit, tuning)
     except PageTimeout:
         result["extraction_error"] = f"timed out after {time_limit:g}s"
     except Exception as exc:  # contract: every failure becomes a reason string
@@ -120,7 +125,11 @@ def analyse_page(job: PageJob, time_limit: float | None = None) -> PageAnalysis:
 
 
 def _analyse(
-    job: PageJob, analysis: PageAnalysis, result: dict[str, Any], time_limit: float | None
+    job: PageJob,
+    analysis: PageAnalysis,
+    result: dict[str, Any],
+    time_limit: float | None,
+    tuning: Tuning,
 ) -> None:
     if not is_html(job.content_type, job.body):
         result["extraction_error"] = not_html_error(job.content_type)
@@ -129,14 +138,14 @@ def _analyse(
         html, result["encoding"] = decode_html(job.body, job.content_type)
         if job.include_html:
             result["html"] = html
-        tree = parse_html(html)
+        tree = parse_html(html, tuning)
         if tree is not None and (job.links or job.requisites):
             _find_links(job, analysis, tree, get_base_url(html[:4096], job.url))
         if job.extract:
             if tree is None:
                 result["extraction_error"] = "not parseable as HTML"
             else:
-                result.update(fields_from_tree(tree, job.url))
+                result.update(fields_from_tree(tree, job.url, tuning))
 
 
 def _find_links(job: PageJob, analysis: PageAnalysis, tree: HtmlElement, base: str) -> None:
@@ -185,22 +194,20 @@ def _describe(exc: BaseException) -> str:
     return reason[:200]
 
 
-def parse_html(html: str) -> HtmlElement | None:
+def parse_html(html: str, tuning: Tuning = DEFAULT_TUNING) -> HtmlElement | None:
     """The lxml tree of a decoded page, parsed as trafilatura parses it (None if not HTML)."""
     from trafilatura.utils import load_html  # trafilatura is loaded where pages are extracted
 
-    from newsarchive.extract.trafilatura_tuning import tuned
-
-    with tuned():  # its parser, with lxml's C-level element lookup
+    with tuned(tuning):  # its parser, with lxml's C-level element lookup
         # A leftover XML declaration makes lxml re-read the str as bytes in the declared charset.
         return load_html(_XML_DECLARATION.sub("", html, count=1))
 
 
-def fields_from_tree(tree: HtmlElement, url: str) -> dict[str, Any]:
+def fields_from_tree(
+    tree: HtmlElement, url: str, tuning: Tuning = DEFAULT_TUNING
+) -> dict[str, Any]:
     """The extraction fields of a parsed page. Its tree is used up: trafilatura prunes it."""
-    from newsarchive.extract.trafilatura_tuning import tuned
-
-    with tuned():  # readability for short texts only, guarded XPaths (docs/quality.md)
+    with tuned(tuning):  # the readability policy and the speed changes (docs/quality.md)
         return _fields(tree, url)
 
 
@@ -210,7 +217,6 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     from trafilatura.xml import xmltotxt
 
     from newsarchive.extract.metadata import access, page_images, page_metadata
-    from newsarchive.extract.trafilatura_tuning import handed_over
 
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
     meta = page_metadata(tree, url)

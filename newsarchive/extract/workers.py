@@ -31,6 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from newsarchive.compat.trafilatura import DEFAULT_TUNING, Tuning
 from newsarchive.extract.analysis import (
     PageAnalysis,
     PageJob,
@@ -61,13 +62,13 @@ WARMUP_PAGE = (
 WARMUP_URL = "https://example.com/warm-up"
 
 
-def _init_worker() -> None:
+def _init_worker(tuning: Tuning = DEFAULT_TUNING) -> None:
     """Worker initializer: quiet per-page library logging, leave Ctrl-C to the parent, warm up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    extract_page(WARMUP_PAGE, WARMUP_URL, "text/html")
+    extract_page(WARMUP_PAGE, WARMUP_URL, "text/html", tuning=tuning)
 
 
 def _exit_with_parent() -> None:
@@ -87,11 +88,11 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _analyse_in_worker(job: PageJob, time_limit: float) -> PageAnalysis:
+def _analyse_in_worker(job: PageJob, time_limit: float, tuning: Tuning) -> PageAnalysis:
     """Worker entry point: the soft limit (SIGALRM) inside, a hard limit (process exit) around."""
     faulthandler.dump_traceback_later(time_limit + HARD_GRACE, exit=True)
     try:
-        return analyse_page(job, time_limit=time_limit)
+        return analyse_page(job, time_limit=time_limit, tuning=tuning)
     finally:
         faulthandler.cancel_dump_traceback_later()
 
@@ -124,9 +125,12 @@ class ExtractionPool:
 
     QUEUED_PER_WORKER = 2
 
-    def __init__(self, workers: int = 0, timeout: float = 30.0) -> None:
+    def __init__(
+        self, workers: int = 0, timeout: float = 30.0, tuning: Tuning = DEFAULT_TUNING
+    ) -> None:
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self.timeout = timeout
+        self.tuning = tuning  # how the workers run trafilatura (newsarchive.compat.trafilatura)
         self._context = _mp_context()
         self._started = False  # a worker has started (set from the executor's thread)
         self._executor = self._new_executor()
@@ -211,15 +215,18 @@ class ExtractionPool:
     def _submit(self, job: PageJob) -> tuple[ProcessPoolExecutor, Future[PageAnalysis]]:
         executor = self._executor
         try:
-            return executor, executor.submit(_analyse_in_worker, job, self.timeout)
+            return executor, executor.submit(_analyse_in_worker, job, self.timeout, self.tuning)
         except BrokenProcessPool:  # broke since the last page: replace it, try once more
             self._replace(executor)
             executor = self._executor
-            return executor, executor.submit(_analyse_in_worker, job, self.timeout)
+            return executor, executor.submit(_analyse_in_worker, job, self.timeout, self.tuning)
 
     def _new_executor(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=self._context, initializer=_init_worker
+            max_workers=self.workers,
+            mp_context=self._context,
+            initializer=_init_worker,
+            initargs=(self.tuning,),
         )
         # Workers start on demand, one per task waiting: start them all now, not on the
         # first pages, while the crawl is still fetching robots.txt and its seeds.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.utils.response import response_status_message
 
 from newsarchive.base.meta import RETRY_AFTER_META_KEY
+from newsarchive.compat.scrapy import hold_download_slot
 from newsarchive.config import Config
 
 if TYPE_CHECKING:
@@ -85,13 +85,5 @@ class RetryAfterMiddleware(RetryMiddleware):
         return retry
 
     def _hold_host(self, request: Request, seconds: float) -> None:
-        """The rest of the host's queue waits too: Retry-After speaks for the server.
-
-        Scrapy sends a slot's next request ``download_delay`` after ``lastseen``; moving
-        ``lastseen`` ahead holds the slot (with a delay configured, as AutoThrottle does).
-        """
-        downloader = getattr(self.crawler.engine, "downloader", None)
-        slots = getattr(downloader, "slots", {})
-        slot = slots.get(request.meta.get("download_slot"))
-        if slot is not None and slot.download_delay():
-            slot.lastseen = max(slot.lastseen, time.monotonic() + seconds)
+        """The rest of the host's queue waits too: Retry-After speaks for the server."""
+        hold_download_slot(self.crawler, request.meta.get("download_slot"), seconds)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from twisted.internet import task
 
+from newsarchive.compat.scrapy import engine_scheduler
 from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ class Progress:
         stats = self.crawler.stats
         fetched = stats.get_value("downloader/response_count", 0) if stats else 0
         elapsed = max(time.monotonic() - self._started, 1e-6)
-        engine = self.crawler.engine
-        queued = len(engine._slot.scheduler) if engine and engine._slot else 0
+        scheduler = engine_scheduler(self.crawler)
+        queued = len(scheduler) if scheduler is not None else 0
         pages = self.archive.stats
         print(
             f"[newsarchive] fetched {fetched} ({fetched / elapsed:.1f}/s), queued {queued}, "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import CloseSpider
 
 from newsarchive.base.mediatypes import is_html
+from newsarchive.compat.trafilatura import Tuning
 from newsarchive.crawl.items import PageItem
 from newsarchive.extract.analysis import not_html_error
 from newsarchive.extract.decoding import decode_html
@@ -40,7 +41,10 @@ class ExtractionPipeline:
 
     async def open_spider(self) -> None:
         if self.config.extract or self.config.links_in_workers:
-            self.pool = ExtractionPool(self.config.extract_workers, self.config.extract_timeout)
+            tuning = Tuning(self.config.trafilatura_tuning, self.config.readability)
+            self.pool = ExtractionPool(
+                self.config.extract_workers, self.config.extract_timeout, tuning
+            )
             self.archive.workers = self.pool
         if self.config.extract and self.pool is not None:
             # Scrapy sends no request before every pipeline has opened: a crawl that cannot

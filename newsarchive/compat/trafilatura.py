@@ -1,46 +1,40 @@
-"""Four changes to how trafilatura runs inside newsarchive's extraction, measured on the
-development set (docs/quality.md) and active only within :func:`tuned`: calls to trafilatura
-elsewhere in the process (the eval's "trafilatura alone" reference) are left alone.
+"""trafilatura: four changes to how it runs inside newsarchive's extraction, made only within
+:func:`tuned`: calls to trafilatura elsewhere in the process (the eval's "trafilatura alone"
+reference) are left alone. docs/quality.md has what each one measured.
 
-**Readability only where it can pay off** (about 3 ms a page). Unless ``fast`` is set,
-trafilatura runs its port of readability on every page, after its own extraction, and takes
-readability's text only when that is over twice as long as its own, or its own has no
-paragraph text or is mostly tables. When its own text already runs to
-:data:`READABILITY_BELOW` characters that hardly ever changes anything: on the development set
-it changed 12 of the 882 texts that long, and skipping it there raised F1 from 0.9401 to
-0.9408. So the comparison then gets an empty page instead of a copy of the real one;
-everything after it (jusText's rescue of an unclean text, the recall escalation) runs as before.
+Verified range (:data:`VERIFIED`): trafilatura 2.3 (2.3.0 and 2.3.1 have the same internals;
+2.2 has no ``_extract_and_compare``). With any other version installed, one warning is logged
+and trafilatura runs as it ships. Within the range, each change also checks that the internal
+it needs is still there as expected, and is left out (with one warning) where it is not.
 
-**XPaths that libxml2 answers faster** (about 2.5 ms a page, same output). Each XPath
-constant is rewritten once, two ways. ``.//*[self::div or self::section][P]`` becomes
-``(.//div|.//section)[P]`` (:func:`named_steps`): libxml2 finds elements by name in half the
-time it takes to test every element's name in a predicate. And regex tests run only on
-attributes that exist (:func:`guarded_path`): trafilatura's pruning XPaths test ``@id`` and
-``@class`` with EXSLT ``re:test``, which lxml answers by calling back into Python for every
-element, with or without the attribute. On an
-absent attribute the test sees "" and, for a pattern that cannot match "", is false; so
-``re:test(@class, 'p')`` becomes ``(@class and re:test(@class, 'p'))``, which libxml2 decides
-without the call. Patterns that can match "" are left as they are. Where the XPath selects
-elements only, the attribute values reach re:test as plain strings (``smart_strings=False``).
+**Speed, same output** (``Tuning.speed``, ``NEWSARCHIVE_TRAFILATURA_TUNING``):
 
-**Elements without a Python class lookup** (about 3% a page, same output). trafilatura's
-parser is an ``lxml.html.HTMLParser``, whose element class lookup runs Python code each time
-an element is first touched from Python, to give forms and inputs classes of their own that
-neither trafilatura nor newsarchive use. A copy of that parser with lxml's C-level lookup
-(every element an ``HtmlElement``) parses the page instead; copies of the tree keep it.
+- *XPaths that libxml2 answers faster.* Each XPath constant of ``trafilatura.xpaths`` and
+  ``trafilatura.settings`` is rewritten once, two ways. ``.//*[self::div or self::section][P]``
+  becomes ``(.//div|.//section)[P]`` (:func:`named_steps`): libxml2 finds elements by name
+  faster than it tests every element's name in a predicate. And regex tests run only on
+  attributes that exist (:func:`guarded_path`): lxml answers EXSLT ``re:test`` by calling back
+  into Python for every element, with or without the attribute; on an absent attribute the
+  test sees "" and, for a pattern that cannot match "", is false, so
+  ``re:test(@class, 'p')`` becomes ``(@class and re:test(@class, 'p'))``, which libxml2
+  decides without the call. Patterns that can match "" are left as they are. Where the XPath
+  selects elements only, attribute values reach re:test as plain strings.
+- *Elements without a Python class lookup.* ``trafilatura.utils.HTML_PARSER`` is an
+  ``lxml.html.HTMLParser``, whose element class lookup runs Python code each time an element
+  is first touched, to give forms and inputs classes that neither trafilatura nor newsarchive
+  use. A copy of it with lxml's C-level lookup (every element an ``HtmlElement``) parses.
+- *No copy of a tree the caller is done with.* ``bare_extraction`` copies the tree it is
+  given (``trafilatura.core.copy``) before pruning it. Inside :func:`handed_over`, that one
+  copy of that one tree is the tree itself. Every other copy trafilatura makes is made.
 
-**No copy of a tree the caller is done with** (about 0.5 ms a page, same output).
-``bare_extraction`` copies a tree it is given before pruning it. newsarchive parses each page
-once, finds its links, requisites and metadata in that tree, and then has no further use for
-it: inside :func:`handed_over`, the copy ``bare_extraction`` makes of that one tree is the
-tree itself. Every other copy trafilatura makes (of the cleaned tree, for readability, for
-its recall retry) is made as before.
-
-All four reach into trafilatura 2.3's internals (``trafilatura.core._extract_and_compare``,
-the XPath constants of ``trafilatura.xpaths`` and ``trafilatura.settings``,
-``trafilatura.utils.HTML_PARSER``, ``trafilatura.core.copy``). What a later trafilatura no
-longer has is logged once as a warning and left out: extraction then runs as plain
-trafilatura does, only slower.
+**Readability for short texts only** (``Tuning.readability = "short-texts"``,
+``NEWSARCHIVE_READABILITY``): an extraction policy, not a speed change: it changes some texts.
+Unless ``fast`` is set, trafilatura runs its port of readability on every page after its own
+extraction (``trafilatura.core._extract_and_compare``) and takes readability's text when that
+is over twice as long, or its own has no paragraphs or is mostly tables. With "short-texts",
+when its own text already runs to :data:`READABILITY_BELOW` characters, the comparison gets
+an empty page instead of a copy of the real one; everything after it runs as before.
+"always" is trafilatura's own behaviour.
 """
 
 from __future__ import annotations
@@ -54,15 +48,32 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from copy import copy
 from dataclasses import dataclass, field
+from functools import partial
 from types import ModuleType
 from typing import Any
 
 from lxml.etree import ElementDefaultClassLookup, XPath
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 
+from newsarchive.compat.versions import VerifiedRange
+
 logger = logging.getLogger(__name__)
 
+VERIFIED = VerifiedRange("trafilatura", (2, 3), (2, 4))
 READABILITY_BELOW = 1000  # characters of trafilatura's own text from which readability is skipped
+SHORT_TEXTS, ALWAYS = "short-texts", "always"  # the readability policies
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Which changes :func:`tuned` makes: the speed changes (same output), and the readability
+    policy ("short-texts" or "always")."""
+
+    speed: bool = True
+    readability: str = SHORT_TEXTS
+
+
+DEFAULT_TUNING = Tuning()
 
 EXSLT_REGEXP = "http://exslt.org/regular-expressions"
 # re:test(@a, 'pattern') or re:test(@a|@b, 'pattern', 'flags'), as trafilatura writes them
@@ -94,21 +105,27 @@ class _Hooks:
     # (module, attribute, original, replacement): rewritten XPaths, the parser
     attributes: list[tuple[ModuleType, str, Any, Any]] = field(default_factory=list)
     bare_extraction_code: object = None  # whose own copy of a handed-over tree is skipped
-    depth: int = 0  # tuned() blocks entered and not left
+    depth: int = 0  # tuned() blocks with the speed changes entered and not left
+    gating: int = 0  # tuned() blocks with readability for short texts entered and not left
 
 
 _hooks: _Hooks | None = None
 
 
 @contextmanager
-def tuned() -> Iterator[None]:
-    """Within this block, trafilatura runs with the changes above."""
+def tuned(tuning: Tuning = DEFAULT_TUNING) -> Iterator[None]:
+    """Within this block, trafilatura runs with the changes `tuning` asks for."""
     hooks = _install()
-    _swap_in(hooks)
+    gate = tuning.readability == SHORT_TEXTS and hooks.original_extract_and_compare is not None
+    if tuning.speed:
+        _swap_in(hooks)
+    hooks.gating += gate
     try:
         yield
     finally:
-        _swap_out(hooks)
+        hooks.gating -= gate
+        if tuning.speed:
+            _swap_out(hooks)
 
 
 @contextmanager
@@ -175,14 +192,22 @@ def guarded_path(path: str) -> str:
 # --- installing -------------------------------------------------------------------------------
 
 
-def _install() -> _Hooks:
+def installed_version() -> str:
+    import trafilatura  # loaded where pages are extracted, not where this module is imported
+
+    return str(getattr(trafilatura, "__version__", "0"))
+
+
+def _install(version: str | None = None) -> _Hooks:
+    """The hooks, prepared once per process; none outside the verified versions."""
     global _hooks
     if _hooks is None:
         _hooks = _Hooks()
-        _hook_readability(_hooks)
-        _prepare_xpaths(_hooks)
-        _prepare_parser(_hooks)
-        _prepare_copy(_hooks)
+        if VERIFIED.allows(version or installed_version(), "tuning of trafilatura"):
+            _hook_readability(_hooks)
+            _prepare_xpaths(_hooks)
+            _prepare_parser(_hooks)
+            _prepare_copy(_hooks)
     return _hooks
 
 
@@ -193,8 +218,9 @@ def _hook_readability(hooks: _Hooks) -> None:
         expected = "/".join(_HOOKED)
         _warn(f"trafilatura.core has no {expected} as expected: readability runs on every page")
         return
-    hooks.original_extract_and_compare = core._extract_and_compare
-    core._extract_and_compare = _extract_and_compare
+    original = core._extract_and_compare
+    hooks.original_extract_and_compare = original
+    core._extract_and_compare = partial(_extract_and_compare, original)
 
 
 def _has_signature(module: ModuleType, name: str, params: tuple[str, ...]) -> bool:
@@ -334,12 +360,15 @@ def _warn(message: str) -> None:
 
 
 def _extract_and_compare(
-    cleaned_tree: Any, cleaned_tree_backup: Any, tree: Any, options: Any
+    original: Callable[..., Any],
+    cleaned_tree: Any,
+    cleaned_tree_backup: Any,
+    tree: Any,
+    options: Any,
 ) -> tuple[Any, str]:
     """trafilatura's stages 1-2 (own extraction, then the comparison), gated."""
-    assert _hooks is not None and _hooks.original_extract_and_compare is not None
-    if _hooks.depth == 0 or options.fast:  # outside tuned(), or trafilatura's own fast mode
-        return _hooks.original_extract_and_compare(cleaned_tree, cleaned_tree_backup, tree, options)
+    if _hooks is None or _hooks.gating == 0 or options.fast:  # "always", or trafilatura's fast
+        return original(cleaned_tree, cleaned_tree_backup, tree, options)
     import trafilatura.core as core
 
     body, text = core.extract_content(cleaned_tree, options)
