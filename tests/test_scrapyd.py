@@ -1,5 +1,6 @@
 """Scheduling the ecosystem's way: a real scrapyd on 127.0.0.1, the project deployed to it with
-scrapyd-deploy through scrapy.cfg's [deploy] section, a job scheduled through schedule.json.
+scrapyd-deploy through scrapy.cfg's [deploy] section from a fresh clone, a job scheduled through
+schedule.json.
 
 The job must write the same archive layout as ``newsarchive crawl`` does.
 """
@@ -89,12 +90,19 @@ def _daemon_ok(base: str) -> bool:
 
 
 def deploy(scrapyd: dict, work: Path) -> subprocess.CompletedProcess:
-    """scrapyd-deploy from a copy of the project (it writes setup.py and build files there)."""
+    """scrapyd-deploy as a user runs it (docs/scheduling.md): in a fresh ``git clone`` of the
+    repository, with this environment's scrapyd-deploy (it writes setup.py and build files there).
+
+    The clone gets the working tree's uncommitted changes too, so that this checks the tree as
+    it would be committed; what git ignores (.venv, output/, egg-info) stays out, as in a clone.
+    """
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout of the project")
     project = work / "project"
-    project.mkdir()
-    for name in ("newsarchive", "spiders"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    config = (ROOT / "scrapy.cfg").read_text()
+    subprocess.run([git, "clone", "--quiet", str(ROOT), str(project)], check=True, timeout=60)
+    _copy_working_tree(git, project)
+    config = (project / "scrapy.cfg").read_text()
     assert "[deploy]" in config
     # the [deploy] target as shipped, pointed at this test's port
     (project / "scrapy.cfg").write_text(
@@ -106,10 +114,30 @@ def deploy(scrapyd: dict, work: Path) -> subprocess.CompletedProcess:
     )
 
 
+def _copy_working_tree(git: str, clone: Path) -> None:
+    """Make `clone` hold the files of ROOT's working tree that git tracks or would add."""
+
+    def listed(where: Path) -> set[str]:
+        names = subprocess.run(
+            [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=where, capture_output=True, check=True, timeout=60,
+        ).stdout.decode()
+        return {name for name in names.split("\0") if name}
+
+    present = {name for name in listed(ROOT) if (ROOT / name).is_file()}
+    for name in listed(clone) - present:
+        (clone / name).unlink(missing_ok=True)
+    for name in present:
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, clone / name)
+
+
 @pytest.fixture(scope="module")
 def job(scrapyd, site, tmp_path_factory):
     work = tmp_path_factory.mktemp("scrapyd-job")
     deployed = deploy(scrapyd, work)
+    if deployed.returncode != 0:
+        pytest.fail(f"scrapyd-deploy failed:\n{deployed.stdout}\n{deployed.stderr}")
     output = work / "out"
     seed = f"{site.base_url}/2024/05/01/harbour-expansion-approved-a10001.html"
     scheduled = api(
@@ -122,6 +150,8 @@ def job(scrapyd, site, tmp_path_factory):
             "setting": [f"NEWSARCHIVE_OUTPUT_DIR={output}", "NEWSARCHIVE_EXTRACT_WORKERS=1"],
         },
     )
+    if scheduled.get("status") != "ok":
+        pytest.fail(f"schedule.json refused the job: {scheduled}")
     job_id = scheduled.get("jobid")
 
     def finished():
