@@ -69,3 +69,19 @@ def write_seed_document(server: SiteServer, directory: Path) -> Path:
     path = directory / "seed.txt"
     path.write_text((SITE / "seed.txt").read_text().replace("{base}", server.base_url))
     return path
+
+
+@pytest.fixture
+def readability_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of the page text each run of trafilatura's readability port was given."""
+    import trafilatura.external
+
+    seen: list[int] = []
+    original = trafilatura.external.try_readability
+
+    def recording(tree):  # type: ignore[no-untyped-def]
+        seen.append(len(tree.text_content().strip()))
+        return original(tree)
+
+    monkeypatch.setattr(trafilatura.external, "try_readability", recording)
+    return seen

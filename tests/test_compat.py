@@ -135,22 +135,6 @@ def test_trafilatura_speed_changes_leave_every_field_unchanged(
         assert tuned == untuned, url
 
 
-@pytest.fixture
-def readability_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The length of the page text each readability run was given."""
-    import trafilatura.external
-
-    seen: list[int] = []
-    original = trafilatura.external.try_readability
-
-    def recording(tree):  # type: ignore[no-untyped-def]
-        seen.append(len(tree.text_content().strip()))
-        return original(tree)
-
-    monkeypatch.setattr(trafilatura.external, "try_readability", recording)
-    return seen
-
-
 LONG_ARTICLE = (
     "<html><head><title>Harbour report</title></head><body><article>"
     + "<p>The harbour authority reported that container traffic rose again this quarter.</p>" * 20

@@ -37,45 +37,31 @@ def article(paragraphs: int) -> bytes:
     ).encode()
 
 
-@pytest.fixture
-def readability_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The length of the page text each readability run was given."""
-    seen: list[int] = []
-    original = trafilatura.external.try_readability
-
-    def recording(tree):  # type: ignore[no-untyped-def]
-        seen.append(len(tree.text_content().strip()))
-        return original(tree)
-
-    monkeypatch.setattr(trafilatura.external, "try_readability", recording)
-    return seen
-
-
-def test_long_own_text_skips_readability(readability_pages: list[int]) -> None:
+def test_long_own_text_skips_readability(readability_runs: list[int]) -> None:
     result = extract_page(article(12), URL, "text/html")
     assert len(result["text"]) >= READABILITY_BELOW
     assert "Paragraph 11." in result["text"]
-    assert readability_pages == [0]  # it ran on the blank page only
+    assert readability_runs == [0]  # it ran on the blank page only
 
 
-def test_short_own_text_gets_readability_on_the_real_page(readability_pages: list[int]) -> None:
+def test_short_own_text_gets_readability_on_the_real_page(readability_runs: list[int]) -> None:
     result = extract_page(article(2), URL, "text/html")
     assert 0 < len(result["text"]) < READABILITY_BELOW
-    assert readability_pages and all(length > 0 for length in readability_pages)
+    assert readability_runs and all(length > 0 for length in readability_runs)
 
 
-def test_trafilatura_outside_newsarchive_is_left_alone(readability_pages: list[int]) -> None:
+def test_trafilatura_outside_newsarchive_is_left_alone(readability_runs: list[int]) -> None:
     extract_page(article(12), URL, "text/html")  # the hook is installed by now
-    readability_pages.clear()
+    readability_runs.clear()
     text = trafilatura.extract(article(12).decode(), include_comments=False)
     assert text and len(text) >= READABILITY_BELOW
-    assert readability_pages and all(length > 0 for length in readability_pages)
+    assert readability_runs and all(length > 0 for length in readability_runs)
 
 
-def test_fast_mode_is_left_alone(readability_pages: list[int]) -> None:
+def test_fast_mode_is_left_alone(readability_runs: list[int]) -> None:
     with trafilatura_tuning.tuned():
         trafilatura.bare_extraction(article(2).decode(), fast=True)
-    assert readability_pages == []
+    assert readability_runs == []
 
 
 def changed_extract_content(tree, options, focus):  # type: ignore[no-untyped-def]
