@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import trafilatura
 
+from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_USAGE
 from newsarchive.demo.server import SiteServer
 from newsarchive.extract.analysis import extract_page
 from newsarchive.extract.decoding import decode_html
@@ -351,15 +352,15 @@ def run(args: argparse.Namespace) -> int:
     data: Path = args.data or DEFAULT_DATA
     if not data.exists():
         print(f"newsarchive eval: no evaluation data at {data}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     evaluation = evaluate(data, args.limit)
     print(report(evaluation))
     f1 = evaluation.pipeline.normalised.f1
     if evaluation.crawl.returncode not in (0, 3):
         print(f"newsarchive eval: the crawl failed:\n{evaluation.crawl.stderr[-2000:]}",
               file=sys.stderr)
-        return 1
+        return EXIT_FATAL
     if args.min_f1 is not None and f1 < args.min_f1:
         print(f"newsarchive eval: F1 {f1:.4f} is below --min-f1 {args.min_f1}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FATAL
+    return EXIT_OK

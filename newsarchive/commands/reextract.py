@@ -22,6 +22,7 @@ from typing import Any
 import brotli
 
 from newsarchive import __version__
+from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK
 from newsarchive.capture.warc_writer import RecordPointer, WarcFileWriter, WrittenRecord
 from newsarchive.commands.crawl import project_settings
 from newsarchive.compat.trafilatura import DEFAULT_TUNING, Tuning
@@ -44,20 +45,20 @@ def run(args: argparse.Namespace) -> int:
     if not sources:
         which = f"run {args.run}" if args.run else "any run"
         print(f"newsarchive reextract: no JSONL of {which} in {layout.articles}", file=sys.stderr)
-        return 1
+        return EXIT_FATAL
     run_id = new_run_id()
     try:
         lock = RunLock.acquire(layout.state, run_id)
     except RunLocked as exc:
         print(f"newsarchive reextract: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FATAL
     try:
         reextraction = Reextraction(layout, run_id, sources, _tuning())
         stats = reextraction.run(include_reextracted=bool(args.run))
     except ExtractionUnavailable as exc:
         print(f"newsarchive reextract: extraction unavailable: {exc}\n"
               "newsarchive reextract: no run was written: fix the installation", file=sys.stderr)
-        return 1
+        return EXIT_FATAL
     finally:
         lock.release()
     print(
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         f"  articles: {layout.articles / f'{run_id}.jsonl'}",
         file=sys.stderr,
     )
-    return 0
+    return EXIT_OK
 
 
 def _tuning() -> Tuning:
