@@ -53,7 +53,7 @@ def crawler_with(settings: dict | None = None):
 
 
 EVALSET = ROOT.parent / "shared" / "eval" / "trafilatura-evalset.tar.gz"
-EVAL_SAMPLE = 120  # pages of the development set, every n-th, beside the fixture site's
+EVAL_SAMPLE = 60  # pages of the development set, every n-th, beside the fixture site's
 
 
 # --- the version guard --------------------------------------------------------------------------
