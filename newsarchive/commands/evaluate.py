@@ -33,7 +33,7 @@ import trafilatura
 
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_USAGE
 from newsarchive.demo.server import SiteServer
-from newsarchive.extract.analysis import extract_page
+from newsarchive.extract.analysis import detect_language, extract_page
 from newsarchive.extract.decoding import decode_html
 from newsarchive.extract.workers import WARMUP_PAGE, WARMUP_URL
 
@@ -193,6 +193,7 @@ def extract_all(
     _quiet()
     bodies = [(page, page.path.read_bytes(), page.content_type()) for page in pages]
     extractor(WARMUP_PAGE, WARMUP_URL, "text/html")
+    detect_language(WARMUP_PAGE.decode())  # py3langid's model: the warm-up page declares "en"
     started = time.process_time()
     texts = {page.key: extractor(body, urls[page.key], ctype) for page, body, ctype in bodies}
     return texts, time.process_time() - started

@@ -261,7 +261,7 @@ def detect_language(text: str) -> str | None:
     text is too short to tell."""
     if len(text) < MIN_DETECTABLE:
         return None
-    import py3langid  # loads its model (0.5 s) on first use, in each worker's warm-up
+    import py3langid  # loads its model on first use: in a worker, at its first such page
 
     language, _ = py3langid.classify(text[:DETECTED_SAMPLE])
     return language or None

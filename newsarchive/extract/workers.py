@@ -52,10 +52,13 @@ _QUIET_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext", "charset_norm
 # --- worker side -----------------------------------------------------------------------------
 
 # Extracted once by each worker before its first page (and by `newsarchive eval` before it
-# times extraction): what trafilatura, jusText and py3langid load on first use is not per page.
-# Its text also proves that extraction works here (ExtractionPool.warm_up).
+# times extraction): what trafilatura and jusText load on first use is not per page. Its text
+# also proves that extraction works here (ExtractionPool.warm_up), which every crawl waits for,
+# so it declares its language: py3langid's model, the slowest thing to load, is loaded by the
+# first page that needs it, while the crawl is already fetching.
 WARMUP_PAGE = (
-    b"<html><head><title>Warm-up</title></head><body><nav><a href='/'>Home</a></nav><article>"
+    b"<html lang='en'><head><title>Warm-up</title></head><body><nav><a href='/'>Home</a></nav>"
+    b"<article>"
     + b"<p>This paragraph only exists to load trafilatura's lazily built state.</p>" * 8
     + b"</article><footer>Imprint</footer></body></html>"
 )
