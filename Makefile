@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/python -m newsarchive.demo -o output
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsarchive spiders tests bench
