@@ -27,11 +27,10 @@ from newsarchive.capture.warc_writer import RecordPointer, WarcFileWriter, Writt
 from newsarchive.commands.crawl import project_settings
 from newsarchive.compat.trafilatura import DEFAULT_TUNING, Tuning
 from newsarchive.config import Config
-from newsarchive.extract.analysis import rich_fields
 from newsarchive.extract.workers import ExtractionPool, ExtractionUnavailable
 from newsarchive.store.archive import package_versions, warcinfo_fields
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
-from newsarchive.store.jsonl import METADATA_FIELDS
+from newsarchive.store.jsonl import extracted_fields, metadata_document
 from newsarchive.store.layout import Layout, new_run_id
 from newsarchive.store.records import read_record
 from newsarchive.store.runlock import RunLock, RunLocked
@@ -197,12 +196,7 @@ class Reextraction:
         new = dict(line)
         new["run_id"] = self.run_id
         new["reextracted_from"] = {"run_id": line.get("run_id"), "text": line["warc"].get("text")}
-        for key in METADATA_FIELDS:
-            default: Any = [] if key in ("categories", "tags") else None
-            new[key] = extraction.get(key) or default
-        new["text"] = extraction.get("text") or ""
-        new.update(rich_fields(extraction))
-        new["extraction_error"] = extraction.get("extraction_error")
+        new.update(extracted_fields(extraction))
         new["text_digest"] = extraction.get("text_digest")
         text_pointer = self._write_records(writer, response, extraction) if new["text"] else None
         new["warc"] = {"response": line["warc"]["response"], "text": text_pointer}
@@ -221,10 +215,8 @@ class Reextraction:
             extraction["text"].encode("utf-8"),
             content_type="text/plain; charset=utf-8", warc_headers=refers,
         ))  # fmt: skip
-        metadata = {key: extraction.get(key) for key in METADATA_FIELDS}
-        metadata["extractor"] = f"newsarchive/{__version__} trafilatura (reextract)"
-        metadata["text_digest"] = extraction.get("text_digest")
-        metadata.update(rich_fields(extraction, markdown=False))
+        extractor = f"newsarchive/{__version__} trafilatura (reextract)"
+        metadata = metadata_document(extraction, extractor)
         record = writer.write_record(writer.make_record(
             "metadata", f"urn:pageinfo:{response.target_uri}",
             json.dumps(metadata, ensure_ascii=False).encode("utf-8"),

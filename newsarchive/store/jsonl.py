@@ -1,4 +1,11 @@
-"""The JSONL output (docs/jsonl.md): its schema version and the metadata fields of a line."""
+"""The JSONL output (docs/jsonl.md): its schema version, and a line's fields that come from the
+extraction (the crawl's archive pipeline and ``reextract`` write them alike)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from newsarchive.extract.analysis import rich_fields
 
 JSONL_SCHEMA = 1
 METADATA_FIELDS = (
@@ -12,3 +19,25 @@ METADATA_FIELDS = (
     "tags",
     "canonical_url",
 )
+LIST_FIELDS = ("categories", "tags")
+
+
+def extracted_fields(extraction: dict[str, Any]) -> dict[str, Any]:
+    """The metadata fields, text, rich fields and extraction_error of a line, in that order."""
+    fields: dict[str, Any] = {
+        key: extraction.get(key) or ([] if key in LIST_FIELDS else None)
+        for key in METADATA_FIELDS
+    }
+    fields["text"] = extraction.get("text") or ""
+    fields.update(rich_fields(extraction))
+    fields["extraction_error"] = extraction.get("extraction_error")
+    return fields
+
+
+def metadata_document(extraction: dict[str, Any], extractor: str) -> dict[str, Any]:
+    """The JSON body of the ``metadata`` record written beside a page's ``conversion`` record."""
+    document: dict[str, Any] = {key: extraction.get(key) for key in METADATA_FIELDS}
+    document["extractor"] = extractor
+    document["text_digest"] = extraction.get("text_digest")
+    document.update(rich_fields(extraction, markdown=False))
+    return document

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Any
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
 from newsarchive.crawl.items import PageItem
-from newsarchive.extract.analysis import rich_fields
 from newsarchive.schedule.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
 from newsarchive.store.archive import Archive
-from newsarchive.store.jsonl import JSONL_SCHEMA, METADATA_FIELDS
+from newsarchive.store.jsonl import JSONL_SCHEMA, extracted_fields, metadata_document
 from newsarchive.store.records import WarcRecords, read_text
 from newsarchive.store.state import ArticleState
 
@@ -90,10 +89,7 @@ class ArchivePipeline:
         )
         written = warc.write_record(conversion)
         self.archive.record_written(written)
-        metadata = {key: item.extraction.get(key) for key in METADATA_FIELDS}
-        metadata["extractor"] = f"newsarchive/{__version__} trafilatura"
-        metadata["text_digest"] = item.extraction.get("text_digest")
-        metadata.update(rich_fields(item.extraction, markdown=False))
+        metadata = metadata_document(item.extraction, f"newsarchive/{__version__} trafilatura")
         metadata_record = warc.make_record(
             "metadata",
             f"urn:pageinfo:{response.target_uri}",
@@ -164,12 +160,7 @@ def jsonl_line(item: PageItem, run_id: str, text_pointer: dict[str, Any] | None)
         "referrer": item.referrer,
         "depth": item.depth,
     }
-    for key in METADATA_FIELDS:
-        default: Any = [] if key in ("categories", "tags") else None
-        line[key] = extraction.get(key) or default
-    line["text"] = extraction.get("text") or ""
-    line.update(rich_fields(extraction))
-    line["extraction_error"] = extraction.get("extraction_error")
+    line.update(extracted_fields(extraction))
     if "html" in extraction:
         line["html"] = extraction["html"]
     line["payload_digest"] = response.payload_digest if response else None
