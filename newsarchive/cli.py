@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--resume", action="store_true", help="continue an interrupted run")
     crawl.add_argument("--redis", metavar="URL", help="distributed mode: shared frontier")
     crawl.add_argument(
+        "--proxy", metavar="URL", help="http://[USER:PASSWORD@]HOST:PORT for every request "
+        "(default: http_proxy/https_proxy; no_proxy applies)",
+    )
+    crawl.add_argument(
         "--revisit-after", metavar="DURATION", help="re-fetch known articles after (default 6h)"
     )
     crawl.add_argument(

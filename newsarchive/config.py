@@ -40,6 +40,7 @@ class Config:
     run_id: str | None
     block_private_addresses: bool | None
     seeds: tuple[str, ...]
+    proxy: str | None = None  # crawl --proxy (capture/proxies.py); None: the environment's
     requisites: bool = True
     links_in_workers: bool = True
     requisites_max: int = 60
@@ -86,6 +87,7 @@ class Config:
             run_id=settings.get("NEWSARCHIVE_RUN_ID") or None,
             block_private_addresses=_optional_bool(settings, "NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES"),
             seeds=tuple(settings.getlist("NEWSARCHIVE_SEEDS")),
+            proxy=settings.get("NEWSARCHIVE_PROXY") or None,
             requisites=settings.getbool("NEWSARCHIVE_REQUISITES", True),
             requisites_max=settings.getint("NEWSARCHIVE_REQUISITES_MAX", 60),
             requisites_maxsize=settings.getint("NEWSARCHIVE_REQUISITES_MAXSIZE", 8 * 1024 * 1024),

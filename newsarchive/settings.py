@@ -30,6 +30,9 @@ NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between progress lines
 NEWSARCHIVE_RUN_ID = None  # set by the CLI; generated when missing
 # None: block private addresses unless a seed is private (capture/addresses.py)
 NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None
+# crawl --proxy: http://[USER:PASSWORD@]HOST:PORT for http and https, in place of the
+# environment's http_proxy/https_proxy (no_proxy still applies); None = the environment's
+NEWSARCHIVE_PROXY = None
 NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds: a 429/503 asking to wait longer is not retried
 NEWSARCHIVE_SEEDS: list[str] = []  # seed arguments (URLs or files) when not given to the spider
 NEWSARCHIVE_REQUISITES = True  # also capture each page's stylesheets, images, fonts, scripts
@@ -91,7 +94,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 # response (default 100, a measurable share of the crawl process's time: docs/benchmarks.md);
 # a page yields one item and a few requests.
 CONCURRENT_ITEMS = 8
-HTTPPROXY_ENABLED = False  # the raw-capture handler speaks to origin servers only
+# http_proxy, https_proxy and no_proxy are honoured, as by Scrapy; the raw-capture handler
+# reads them itself (capture/proxies.py, docs/proxies.md); False: the environment's are ignored
+HTTPPROXY_ENABLED = True
 HTTPERROR_ALLOW_ALL = True  # failed pages still reach the spider, which records them
 
 DOWNLOAD_HANDLERS = {
@@ -105,6 +110,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's own fetches the public suffix list online on first use; this one uses the bundled
     # list (NEWSARCHIVE_OFFLINE_PUBLIC_SUFFIXES)
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    # Scrapy's copies proxy credentials into request headers, which redirects and retries carry
+    # into the disk queue under the output; the download handler chooses proxies itself
+    # (newsarchive/capture/proxies.py), with the same rules
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
     "newsarchive.crawl.downloadermiddlewares.cookies.OfflineCookiesMiddleware": 700,
     # Scrapy's retries 429/503 at once; this one waits for Retry-After
     # (newsarchive/crawl/downloadermiddlewares/retryafter.py).

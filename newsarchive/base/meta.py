@@ -15,6 +15,9 @@ DISCOVERY_META_KEY = "newsarchive_discovery"
 # leaves the WARC pointers of the capture for the spider and the pipelines.
 EXCHANGE_META_KEY = "_newsarchive_exchange"
 CAPTURE_META_KEY = "newsarchive_capture"
+# Scrapy's own key, read by the download handler: the proxy URL of this request (credentials
+# allowed), None to go direct (capture/proxies.py, docs/proxies.md).
+PROXY_META_KEY = "proxy"
 
 # Page requisites: 1 when named by a page, 2 when named by its CSS; and the page's requisite URLs
 # when an extraction worker already found them.

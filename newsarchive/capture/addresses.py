@@ -5,6 +5,8 @@ A hosted crawler must not be turned against its operator's own network: a public
 ``NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES`` decides: ``True`` always blocks, ``False`` never does, and
 ``None`` (the default) blocks unless a seed itself names a private host — crawling one's own
 intranet or a local test site on purpose keeps working. Seeds are always fetched as given.
+Every request is checked, also one that reuses a kept-alive connection; through a proxy, the
+host's name and local resolution are checked (:meth:`AddressPolicy.name_refusal`).
 """
 
 from __future__ import annotations
@@ -71,9 +73,26 @@ class AddressPolicy:
         )
 
     def refusal(self, ip: IPAddress, request: Request) -> str | None:
-        """Why ``request`` may not connect to ``ip``, or None if it may."""
+        """Why ``request`` may not connect to ``ip``, or None if it may.
+
+        Asked for every request, also one sent on a kept-alive connection opened for another.
+        """
         if not self.enabled or is_public_address(ip):
             return None
+        return self._refusal_of_private(request)
+
+    def name_refusal(self, host: str, request: Request) -> str | None:
+        """Why ``request`` may not go to ``host`` whose address only a proxy knows, or None.
+
+        A literal address or a plainly private name (``localhost``, ``intranet``, ``*.internal``)
+        is refused as its address would be; the download handler also checks what the host
+        resolves to here, when it resolves (docs/proxies.md).
+        """
+        if not self.enabled or not is_private_host(host):
+            return None
+        return self._refusal_of_private(request)
+
+    def _refusal_of_private(self, request: Request) -> str | None:
         if request.meta.get(VIA_META_KEY) == "seed" and not request.meta.get("redirect_times"):
             return None
         if self._is_seed_robots_txt(request):

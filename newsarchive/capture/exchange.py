@@ -21,13 +21,15 @@ class Exchange:
     started: datetime
     request_head: bytes
     request_body: bytes = b""
-    ip_address: str | None = None
+    ip_address: str | None = None  # the origin's; None through a proxy (docs/proxies.md)
+    proxy: str | None = None  # the proxy it went through, without credentials
     http_version: str = "1.1"
     status: int = 0
     reason: str = ""
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
     truncated: str | None = None  # WARC-Truncated reason: length | time | disconnect
+    error: str | None = None  # why a response that arrived is still not whole, in words
     complete: bool = False  # a full response (status line and headers at least) was received
     latency: float | None = None  # seconds from the start until the response head arrived
 

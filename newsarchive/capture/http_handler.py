@@ -28,8 +28,9 @@ from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 
 from newsarchive.base.meta import EXCHANGE_META_KEY
-from newsarchive.capture.addresses import AddressPolicy
+from newsarchive.capture.addresses import AddressPolicy, IPAddress
 from newsarchive.capture.exchange import Exchange
+from newsarchive.capture.proxies import Proxy, ProxySelector
 from newsarchive.compat.scrapy import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
@@ -49,10 +50,56 @@ logger = logging.getLogger(__name__)
 READ_CHUNK = 64 * 1024
 MAX_HEAD_SIZE = 256 * 1024
 MIN_IDLE_PER_HOST = 8
+LOCAL_LOOKUP_TIMEOUT = 2.0  # seconds: the guard's look at a proxied host's address
+MALFORMED_CHUNKED = "malformed chunked encoding"
 
 
 class BlockedAddressError(IgnoreRequest):
     """The host resolved to an address the address policy refuses (private, loopback...)."""
+
+
+class ServerClosedError(DownloadFailedError):
+    """The connection ended before a whole response head arrived (a kept-alive connection that
+    the server closed meanwhile is retried once on a new one)."""
+
+
+class ProxyError(DownloadFailedError):
+    """The proxy refused the request or the tunnel (its status said so, e.g. 407)."""
+
+
+PoolKey = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where a request goes: the origin, and the proxy in between if any."""
+
+    scheme: str
+    host: str
+    port: int
+    proxy: Proxy | None
+
+    @property
+    def key(self) -> PoolKey:
+        """Connections are reused only along the same route: plain-HTTP requests through a
+        proxy share the proxy's connections; a tunnel belongs to one origin and one proxy."""
+        if self.proxy is None:
+            return self.scheme, self.host, self.port
+        if self.scheme == "http":
+            return "http-proxy", self.proxy.host, self.proxy.port
+        return self.scheme, self.host, self.port, *self.proxy.key
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def peer(self) -> str:
+        """Who answers on the connection, for messages."""
+        if self.proxy is not None and self.scheme == "http":
+            return f"the proxy {self.proxy.shown}"
+        return "the server"
 
 
 @dataclass
@@ -60,7 +107,7 @@ class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     protocol: h11.Connection
-    ip_address: str
+    ip_address: str | None  # the origin's, None through a proxy
 
     def close(self) -> None:
         self.writer.close()
@@ -71,6 +118,7 @@ class RawCaptureDownloadHandler:
 
     Written against Scrapy's public download-handler interface (``lazy``, ``from_crawler``,
     ``async download_request(request)``, ``async close()``), with no Scrapy base class.
+    Proxies (capture/proxies.py): plain HTTP in absolute form, HTTPS in a CONNECT tunnel.
     """
 
     lazy = False  # built when the crawl starts, not on its first request
@@ -80,27 +128,29 @@ class RawCaptureDownloadHandler:
         settings = crawler.settings
         self._default_maxsize = settings.getint("DOWNLOAD_MAXSIZE")
         self._verify_tls = settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES", False)
-        self._idle: dict[tuple[str, str, int], deque[_Connection]] = defaultdict(deque)
+        self._idle: dict[PoolKey, deque[_Connection]] = defaultdict(deque)
         # as Scrapy's own handler pools them: one idle connection per request allowed at once,
         # so that a busy host's connections are reused, not reopened for most requests
         self._max_idle = max(MIN_IDLE_PER_HOST, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self._address_policy = AddressPolicy.from_crawler(crawler)
+        self._proxies = ProxySelector.from_settings(settings)
+        self._local_addresses: dict[str, list[IPAddress]] = {}  # proxied hosts, for the guard
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
     async def download_request(self, request: Request) -> Response:
-        if request.meta.get("proxy"):
-            raise NotSupported("newsarchive's raw-capture handler does not support proxies")
+        route = _route(request, self._proxies.for_request(request))
         exchange = Exchange(url=request.url, started=datetime.now(UTC), request_head=b"")
+        exchange.proxy = route.proxy.shown if route.proxy else None
         request.meta[EXCHANGE_META_KEY] = exchange
         timeout = float(request.meta.get("download_timeout") or 180)
         maxsize = int(request.meta.get("download_maxsize", self._default_maxsize) or 0)
         body = bytearray()
         started = time.monotonic()
         try:
-            await asyncio.wait_for(self._fetch(request, exchange, body, maxsize), timeout)
+            await asyncio.wait_for(self._fetch(request, route, exchange, body, maxsize), timeout)
         except TimeoutError:
             if not exchange.complete:
                 request.meta.pop(EXCHANGE_META_KEY, None)
@@ -124,83 +174,120 @@ class RawCaptureDownloadHandler:
         self._idle.clear()
 
     async def _fetch(
-        self, request: Request, exchange: Exchange, body: bytearray, maxsize: int
+        self, request: Request, route: _Route, exchange: Exchange, body: bytearray, maxsize: int
     ) -> None:
-        key = _pool_key(request)
-        connection = self._take_idle(key)
+        if route.proxy is not None:
+            await self._check_proxied_host(route.host, request)
+        connection = self._take_idle(route.key)
         if connection is not None:
+            if connection.ip_address is not None:  # checked again: this request may not go there
+                self._check_address(connection.ip_address, route.host, request)
             try:
-                await self._exchange(connection, request, exchange, body, maxsize, key)
+                await self._exchange(connection, request, route, exchange, body, maxsize)
                 return
-            except (ConnectionError, h11.RemoteProtocolError, OSError):
+            except (ServerClosedError, OSError, h11.RemoteProtocolError):
                 if exchange.complete:
                     raise
                 connection.close()  # a stale keep-alive connection: try once on a fresh one
-        connection = await self._connect(request, key)
-        await self._exchange(connection, request, exchange, body, maxsize, key)
+        connection = await self._connect(request, route)
+        await self._exchange(connection, request, route, exchange, body, maxsize)
 
     async def _exchange(
         self,
         connection: _Connection,
         request: Request,
+        route: _Route,
         exchange: Exchange,
         body: bytearray,
         maxsize: int,
-        key: tuple[str, str, int],
     ) -> None:
         exchange.ip_address = connection.ip_address
-        exchange.request_head, exchange.request_body = _request_bytes(connection.protocol, request)
-        connection.writer.write(exchange.request_head + exchange.request_body)
-        await connection.writer.drain()
+        wire_head, exchange.request_head, exchange.request_body = _request_bytes(
+            connection.protocol, request, route
+        )
         try:
-            reusable = await _read_response(connection, exchange, body, maxsize, request.method)
-        except BaseException:
+            connection.writer.write(wire_head + exchange.request_body)
+            await connection.writer.drain()
+            reusable = await _read_response(connection, exchange, body, maxsize, request, route)
+        except BaseException as exc:
             connection.close()
+            if isinstance(exc, OSError) and not exchange.complete:
+                raise ServerClosedError(
+                    f"{request.url}: the connection to {route.peer} was lost before a response "
+                    f"({_reason(exc)})"
+                ) from exc
             raise
+        if route.proxy is not None and exchange.status == 407:
+            connection.close()
+            raise ProxyError(
+                _proxy_refusal(request, route.proxy, 407, exchange.reason, "request")
+            )
         if reusable:
-            self._release(key, connection)
+            self._release(route.key, connection)
         else:
             connection.close()
 
-    async def _connect(self, request: Request, key: tuple[str, str, int]) -> _Connection:
-        scheme, host, port = key
-        ip = await self._resolve(host, port, request)
-        tls = self._tls_context() if scheme == "https" else None
-        try:
-            reader, writer = await asyncio.open_connection(
-                ip, port, ssl=tls, server_hostname=host if tls else None, limit=MAX_HEAD_SIZE
-            )
-        except ConnectionRefusedError as exc:
-            raise DownloadConnectionRefusedError(f"{host}:{port}: {exc}") from exc
-        except (OSError, ssl.SSLError) as exc:
-            raise DownloadFailedError(f"cannot connect to {host}:{port}: {exc}") from exc
-        protocol = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
-        return _Connection(reader, writer, protocol, ip)
+    async def _connect(self, request: Request, route: _Route) -> _Connection:
+        proxy = route.proxy
+        if proxy is None:
+            ip = await self._resolve(route.host, route.port, request)
+            tls = self._tls_context() if route.scheme == "https" else None
+            reader, writer = await _open(request, ip, route.port, route.authority, tls, route.host)
+            return _Connection(reader, writer, _client(), ip)
+        ip = await _lookup(request, proxy.host, proxy.port, f"the proxy {proxy.shown}")
+        reader, writer = await _open(request, ip, proxy.port, f"the proxy {proxy.shown}")
+        if route.scheme == "https":
+            try:
+                await _open_tunnel(reader, writer, request, route, proxy)
+                await writer.start_tls(self._tls_context(), server_hostname=route.host)
+            except BaseException as exc:
+                writer.close()
+                if isinstance(exc, OSError):  # ssl.SSLError included
+                    raise DownloadFailedError(
+                        f"{request.url}: TLS with {route.authority} through the proxy "
+                        f"{proxy.shown} failed: {_reason(exc)}"
+                    ) from exc
+                raise
+        return _Connection(reader, writer, _client(), None)
 
     async def _resolve(self, host: str, port: int, request: Request) -> str:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise CannotResolveHostError(f"DNS lookup of {host} failed: {exc}") from exc
-        for *_, sockaddr in infos:
-            ip = str(sockaddr[0])
-            reason = self._address_policy.refusal(ipaddress.ip_address(ip), request)
-            if reason is None:
-                return ip
+        ip = await _lookup(request, host, port, host)
+        self._check_address(ip, host, request)
+        return ip
+
+    def _check_address(self, ip: str, host: str, request: Request) -> None:
+        reason = self._address_policy.refusal(ipaddress.ip_address(ip), request)
+        if reason is not None:
             raise BlockedAddressError(f"{request.url}: {host} resolves to {ip}, {reason}")
-        raise CannotResolveHostError(f"DNS lookup of {host} returned no address")
+
+    async def _check_proxied_host(self, host: str, request: Request) -> None:
+        """The guard through a proxy: the host's name, then its addresses as resolved here
+        (once per host; unresolvable here, the proxy's own rules decide)."""
+        policy = self._address_policy
+        if not policy.enabled:
+            return
+        reason = policy.name_refusal(host, request)
+        if reason is not None:
+            raise BlockedAddressError(f"{request.url}: {host} is {reason}")
+        addresses = self._local_addresses.get(host)
+        if addresses is None:
+            addresses = self._local_addresses[host] = await _local_addresses(host)
+        for ip in addresses:
+            reason = policy.refusal(ip, request)
+            if reason is not None:
+                raise BlockedAddressError(f"{request.url}: {host} resolves to {ip}, {reason}")
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
         if not self._verify_tls:
-            # Like Scrapy's default: an archive records what a site serves, certificate or not.
+            # Like Scrapy's default: an archive records what a site serves, certificate or not
+            # (also through a proxy that intercepts TLS with a certificate of its own).
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         context.set_alpn_protocols(["http/1.1"])
         return context
 
-    def _take_idle(self, key: tuple[str, str, int]) -> _Connection | None:
+    def _take_idle(self, key: PoolKey) -> _Connection | None:
         idle = self._idle.get(key)
         while idle:
             connection = idle.pop()
@@ -209,7 +296,7 @@ class RawCaptureDownloadHandler:
             connection.close()
         return None
 
-    def _release(self, key: tuple[str, str, int], connection: _Connection) -> None:
+    def _release(self, key: PoolKey, connection: _Connection) -> None:
         idle = self._idle[key]
         if len(idle) >= self._max_idle:
             connection.close()
@@ -248,18 +335,150 @@ def _content_encoded(headers: Headers) -> bool:
     return any(c.strip() not in (b"", b"identity") for c in codings.split(b","))
 
 
-def _pool_key(request: Request) -> tuple[str, str, int]:
+def _route(request: Request, proxy: Proxy | None) -> _Route:
     parsed = urlparse_cached(request)
     scheme = parsed.scheme.lower()
     if scheme not in ("http", "https"):
-        raise NotSupported(f"unsupported scheme {scheme!r} in {request.url}")
+        raise NotSupported(f"{request.url}: unsupported scheme {scheme!r}")
     if not parsed.hostname:
-        raise NotSupported(f"no host in {request.url}")
+        raise NotSupported(f"{request.url}: no host")
     port = parsed.port or (443 if scheme == "https" else 80)
-    return scheme, parsed.hostname, port
+    return _Route(scheme, parsed.hostname, port, proxy)
 
 
-def _request_bytes(protocol: h11.Connection, request: Request) -> tuple[bytes, bytes]:
+def _client() -> h11.Connection:
+    return h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
+
+
+def _reason(exc: BaseException) -> str:
+    """An OS or TLS error in words, without the errno."""
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason).replace("_", " ").lower()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+async def _lookup(request: Request, host: str, port: int, what: str) -> str:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise CannotResolveHostError(
+            f"{request.url}: the address of {what} was not found ({_reason(exc)})"
+        ) from exc
+    if not infos:
+        raise CannotResolveHostError(f"{request.url}: the address of {what} was not found")
+    return str(infos[0][4][0])
+
+
+async def _local_addresses(host: str) -> list[IPAddress]:
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return [ip]
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), LOCAL_LOOKUP_TIMEOUT
+        )
+    except (OSError, TimeoutError):
+        return []
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+async def _open(
+    request: Request,
+    ip: str,
+    port: int,
+    what: str,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.open_connection(
+            ip, port, ssl=tls, server_hostname=server_hostname if tls else None,
+            limit=MAX_HEAD_SIZE,
+        )
+    except ConnectionRefusedError as exc:
+        raise DownloadConnectionRefusedError(
+            f"{request.url}: {what} refused the connection"
+        ) from exc
+    except ssl.SSLError as exc:
+        raise DownloadFailedError(
+            f"{request.url}: TLS with {what} failed: {_reason(exc)}"
+        ) from exc
+    except OSError as exc:
+        raise DownloadFailedError(
+            f"{request.url}: cannot connect to {what}: {_reason(exc)}"
+        ) from exc
+
+
+async def _open_tunnel(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    request: Request,
+    route: _Route,
+    proxy: Proxy,
+) -> None:
+    """``CONNECT host:port`` to the proxy; returns once the proxy said 2xx."""
+    protocol = _client()
+    headers = [(b"Host", route.authority.encode("ascii"))]
+    if proxy.authorization:
+        headers.append((b"Proxy-Authorization", proxy.authorization))
+    connect = h11.Request(method=b"CONNECT", target=route.authority.encode(), headers=headers)
+    writer.write(protocol.send(connect) or b"")
+    protocol.send(h11.EndOfMessage())
+    await writer.drain()
+    while True:
+        try:
+            event = protocol.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise ProxyError(
+                f"{request.url}: the proxy {proxy.shown} did not answer CONNECT "
+                f"{route.authority} in HTTP"
+            ) from exc
+        if event is h11.NEED_DATA:
+            data = await reader.read(READ_CHUNK)
+            if not data:
+                raise ProxyError(
+                    f"{request.url}: the proxy {proxy.shown} closed the connection instead of "
+                    f"opening a tunnel to {route.authority}"
+                )
+            protocol.receive_data(data)
+        elif isinstance(event, h11.Response):
+            if 200 <= event.status_code < 300:
+                return
+            reason = event.reason.decode("latin-1")
+            what = f"tunnel to {route.authority}"
+            raise ProxyError(_proxy_refusal(request, proxy, event.status_code, reason, what))
+
+
+def _proxy_refusal(request: Request, proxy: Proxy, status: int, reason: str, what: str) -> str:
+    """The proxy's no, in words: a 407 says whether credentials were sent at all."""
+    message = f"{request.url}: the proxy {proxy.shown} refused the {what}: {status}"
+    message += f" {reason}" if reason else ""
+    if status == 407:
+        message += (
+            " (proxy authentication required: the credentials were not accepted)"
+            if proxy.authorization
+            else " (proxy authentication required: give them in the proxy URL, "
+            "http://USER:PASSWORD@HOST:PORT)"
+        )
+    return message
+
+
+def _request_bytes(
+    protocol: h11.Connection, request: Request, route: _Route
+) -> tuple[bytes, bytes, bytes]:
+    """The request head sent, the head recorded in the WARC, and the body (with its framing).
+
+    They differ only through a plain-HTTP proxy: the proxy is sent the absolute URL and the
+    Proxy-Authorization; the WARC records the request as the origin is asked, origin-form and
+    without the proxy's credentials (docs/proxies.md).
+    """
     parsed = urlparse_cached(request)
     target = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
     host = parsed.netloc.rpartition("@")[2]
@@ -271,36 +490,58 @@ def _request_bytes(protocol: h11.Connection, request: Request) -> tuple[bytes, b
     body = request.body or b""
     if body and request.headers.get(b"Content-Length") is None:
         headers.append((b"Content-Length", str(len(body)).encode()))
-    head = protocol.send(
-        h11.Request(method=request.method.encode(), target=target.encode(), headers=headers)
-    )
+    method = request.method.encode()
+    origin_form = h11.Request(method=method, target=target.encode(), headers=headers)
+    if route.proxy is not None and route.scheme == "http":
+        absolute = f"{parsed.scheme}://{host}{target}".encode("ascii", "ignore")
+        proxy_headers = list(headers)
+        if route.proxy.authorization:
+            proxy_headers.append((b"Proxy-Authorization", route.proxy.authorization))
+        sent = protocol.send(h11.Request(method=method, target=absolute, headers=proxy_headers))
+        recorded = _client().send(origin_form)
+    else:
+        sent = recorded = protocol.send(origin_form)
     tail = protocol.send(h11.Data(data=body)) if body else b""
     tail += protocol.send(h11.EndOfMessage()) or b""
-    return head or b"", tail
+    return sent or b"", recorded or b"", tail
 
 
 async def _read_response(
-    connection: _Connection, exchange: Exchange, body: bytearray, maxsize: int, method: str
+    connection: _Connection,
+    exchange: Exchange,
+    body: bytearray,
+    maxsize: int,
+    request: Request,
+    route: _Route,
 ) -> bool:
     """Read one response into ``exchange``/``body``; True if the connection can be reused."""
     protocol = connection.protocol
     received = bytearray()  # raw bytes until the head is parsed, for the lenient fallback
     malformed: list[bytes] | None = None
+    ended = False  # the peer closed (or reset) the connection
     while True:
         try:
             event = protocol.next_event()
         except h11.RemoteProtocolError as exc:
             if exchange.complete:
-                exchange.truncated = "disconnect"
+                _cut(exchange, ended)
                 return False
+            if ended:
+                raise ServerClosedError(_closed_early(request, route, received)) from exc
             if malformed is not None:
                 message = f"{exchange.url}: malformed response head: {exc}"
                 raise DownloadFailedError(message) from exc
-            protocol, malformed = _lenient_protocol(bytes(received), method, exc)
+            protocol, malformed = _lenient_protocol(bytes(received), request, route, exc)
             connection.protocol = protocol
             continue
         if event is h11.NEED_DATA:
-            data = await connection.reader.read(READ_CHUNK)
+            try:
+                data = await connection.reader.read(READ_CHUNK)
+            except OSError:
+                if not exchange.complete:
+                    raise
+                data = b""  # reset in the middle of the body: kept as far as it came
+            ended = not data
             if not exchange.complete and len(received) <= MAX_HEAD_SIZE:
                 received += data
             protocol.receive_data(data)
@@ -318,13 +559,31 @@ async def _read_response(
             return _start_next_cycle(protocol)
         elif isinstance(event, h11.ConnectionClosed):
             if not exchange.complete:
-                raise DownloadFailedError(f"{exchange.url}: connection closed before a response")
+                raise ServerClosedError(_closed_early(request, route, received))
             return False
         # InformationalResponse (1xx) needs nothing: the final response follows.
 
 
+def _cut(exchange: Exchange, ended: bool) -> None:
+    """A body that stopped before its end: the connection closed, or its framing broke."""
+    exchange.truncated = "disconnect"
+    if ended:
+        return
+    chunked = b"chunked" in (exchange.header(b"Transfer-Encoding") or b"").lower()
+    exchange.error = MALFORMED_CHUNKED if chunked else "malformed body framing"
+    logger.warning(
+        "Body of %s cut: %s (WARC-Truncated: disconnect)", exchange.url, exchange.error
+    )
+
+
+def _closed_early(request: Request, route: _Route, received: bytearray) -> str:
+    if not received:
+        return f"{request.url}: {route.peer} closed the connection without answering"
+    return f"{request.url}: {route.peer} closed the connection in the middle of the response head"
+
+
 def _lenient_protocol(
-    received: bytes, method: str, error: h11.RemoteProtocolError
+    received: bytes, request: Request, route: _Route, error: h11.RemoteProtocolError
 ) -> tuple[h11.Connection, list[bytes]]:
     """A fresh h11 connection fed the head without the header lines h11 rejected.
 
@@ -336,13 +595,17 @@ def _lenient_protocol(
         head, sep, rest = received.partition(b"\n\n")
     lines = head.replace(b"\r\n", b"\n").split(b"\n")
     if not sep:
-        raise error  # no whole head (a closed or stale connection): the caller decides
+        raise DownloadFailedError(
+            f"{request.url}: the response head does not end within {MAX_HEAD_SIZE // 1024} KiB"
+        ) from error
     if not lines[0].startswith(b"HTTP/"):
-        raise DownloadFailedError(f"not an HTTP response: {lines[0][:60]!r}") from error
+        raise DownloadFailedError(
+            f"{request.url}: {route.peer} did not answer in HTTP (it sent {lines[0][:60]!r})"
+        ) from error
     good = [line for line in lines[1:] if _HEADER_LINE.match(line)]
     bad = [line for line in lines[1:] if not _HEADER_LINE.match(line)]
     protocol = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
-    protocol.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
+    protocol.send(h11.Request(method=request.method, target="/", headers=[("Host", "x")]))
     protocol.send(h11.EndOfMessage())
     protocol.receive_data(b"\r\n".join([lines[0], *good]) + b"\r\n\r\n" + rest)
     logger.warning("Skipped %d malformed header line(s): %r", len(bad), bad[:3])

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import NotSupported
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsarchive.capture.proxies import Proxy
 from newsarchive.config import parse_duration
 from newsarchive.crawl.seeds import load_seeds
 from newsarchive.schedule.runs import RunLocked, prepare_run
@@ -53,6 +55,12 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
         settings["NEWSARCHIVE_REVISIT_AFTER"] = args.revisit_after
     if args.wait_lock:
         settings["NEWSARCHIVE_WAIT_LOCK"] = True
+    if args.proxy:
+        try:
+            Proxy.from_url(args.proxy)
+        except NotSupported as exc:
+            raise UsageError(f"--proxy: {exc}") from None
+        settings["NEWSARCHIVE_PROXY"] = args.proxy
     settings.update(setting_pairs(args.settings))
     return settings
 

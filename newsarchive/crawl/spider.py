@@ -298,6 +298,7 @@ class BaseArticlesSpider(scrapy.Spider):
         item.body = response.body
         item.response_record = written
         item.truncated = capture.get("truncated")
+        item.error = capture.get("error")  # a response that arrived broken (capture/exchange.py)
         if item.status >= 400:
             item.error = f"HTTP {item.status}"
         self._count_seed(item)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from newsarchive import __version__
 from newsarchive.base.failures import ArchiveWriteError, describe_os_error
 from newsarchive.base.urls import redact_url
+from newsarchive.capture.proxies import ProxySelector, shown_proxy
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
@@ -66,6 +67,7 @@ class RunStats:
     not_due: int = 0  # known articles skipped by the revisit policy
     edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
     recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
+    proxies_used: set[str] = field(default_factory=set)  # proxies exchanges went through, shown
 
     def extraction_done(self, extraction: dict[str, Any]) -> None:
         """Count a page that went to extraction, by its outcome."""
@@ -103,8 +105,14 @@ class RunStats:
 
 
 class Archive:
-    def __init__(self, config: Config, settings_snapshot: dict[str, Any]):
+    def __init__(
+        self,
+        config: Config,
+        settings_snapshot: dict[str, Any],
+        proxies: dict[str, str] | None = None,
+    ):
         self.config = config
+        self.proxies = proxies or {}  # the proxies configured, shown (ProxySelector.describe)
         self.layout = Layout(config.output_dir)
         self.run_id = config.run_id or new_run_id()
         self.started = datetime.now(UTC)
@@ -139,7 +147,8 @@ class Archive:
                 for key, value in crawler.settings.copy_to_dict().items()
                 if key.startswith("NEWSARCHIVE_") or key in _RECORDED_SCRAPY_SETTINGS
             }
-            archive = cls(config, snapshot)
+            proxies = ProxySelector.from_settings(crawler.settings).describe()
+            archive = cls(config, snapshot, proxies)
             setattr(crawler, _CRAWLER_ATTRIBUTE, archive)
         return archive
 
@@ -306,6 +315,8 @@ class Archive:
                 "http-header-user-agent": str(self.settings_snapshot.get("USER_AGENT", "")),
                 "robots": "obey" if self.settings_snapshot.get("ROBOTSTXT_OBEY") else "ignore",
                 "crawl-settings": json.dumps(self.settings_snapshot, sort_keys=True, default=str),
+                # which proxy the requests went through (docs/proxies.md), without passwords
+                **{name.replace("_", "-"): value for name, value in self.proxies.items()},
             },
         )
 
@@ -321,6 +332,7 @@ class Archive:
             "seeds": self.seeds,
             "settings": self.settings_snapshot,
             "versions": package_versions(),
+            "proxies": {**self.proxies, "used": sorted(stats.proxies_used)},
             "stats": {
                 "pages_by_status": dict(stats.pages),
                 "records_by_type": dict(stats.records),
@@ -370,6 +382,7 @@ class Archive:
 
 
 _RECORDED_SCRAPY_SETTINGS = {
+    "HTTPPROXY_ENABLED",
     "USER_AGENT",
     "ROBOTSTXT_OBEY",
     "DEPTH_LIMIT",
@@ -418,9 +431,11 @@ def _iso(moment: datetime) -> str:
 
 
 def _redacted(key: str, value: Any) -> Any:
-    """A Redis URL's password stays out of manifests and warcinfo records."""
+    """A Redis URL's or a proxy's password stays out of manifests and warcinfo records."""
     if key == "NEWSARCHIVE_REDIS_URL" and isinstance(value, str) and "@" in value:
         return redact_url(value)
+    if key == "NEWSARCHIVE_PROXY" and isinstance(value, str):
+        return shown_proxy(value)
     return value
 
 

@@ -15,6 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
+    DownloadFailedError,
     DownloadTimeoutError,
     IgnoreRequest,
     NotSupported,
@@ -50,6 +51,12 @@ def hostile() -> Iterator[HostileServer]:
     with HostileServer() as server:
         server.routes["/odd"] = fixed("299 Quite Fine, Thanks", ODD_BODY, *ODD_HEADERS)
         server.routes["/cut"] = send_then_close(head("200 OK", "Content-Length: 5000") + CUT_BODY)
+        server.routes["/garbage-chunks"] = send_then_close(
+            head("200 OK", "Transfer-Encoding: chunked") + b"5\r\nfirst\r\nzz\r\nsecond\r\n0\r\n"
+        )
+        server.routes["/half-head"] = send_then_close(b"HTTP/1.1 200 OK\r\nContent-Ty")
+        server.routes["/not-http"] = send_then_close(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        server.routes["/no-answer"] = send_then_close(b"")
         yield server
 
 
@@ -219,6 +226,17 @@ def test_connection_closed_before_content_length(crawler: Crawler, hostile: Host
     assert "truncated:disconnect" in response.flags
 
 
+def test_garbage_chunk_sizes_cut_the_body_with_an_error(
+    crawler: Crawler, hostile: HostileServer
+) -> None:
+    request = Request(hostile.url("/garbage-chunks"))
+    [response] = download(crawler, request)
+    exchange = exchange_of(request)
+    assert exchange.body == b"first" and exchange.truncated == "disconnect"
+    assert exchange.error == "malformed chunked encoding"
+    assert response.status == 200 and "truncated:disconnect" in response.flags
+
+
 def test_download_maxsize_cuts_the_body(crawler: Crawler, site: SiteServer) -> None:
     request = Request(site.base_url + PAGE, meta={"download_maxsize": 1000})
     [response] = download(crawler, request)
@@ -236,6 +254,22 @@ def test_no_response_in_time(crawler: Crawler, hostile: HostileServer) -> None:
     assert isinstance(error, DownloadTimeoutError)
 
 
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/no-answer", "the server closed the connection without answering"),
+        ("/half-head", "the server closed the connection in the middle of the response head"),
+        ("/not-http", "the server did not answer in HTTP (it sent b'SSH-2.0-OpenSSH_9.2')"),
+    ],
+)
+def test_failures_read_as_sentences(
+    crawler: Crawler, hostile: HostileServer, path: str, reason: str
+) -> None:
+    request = Request(hostile.url(path))
+    error = fails(crawler, request)
+    assert isinstance(error, DownloadFailedError) and str(error) == f"{request.url}: {reason}"
+
+
 def test_connection_refused(crawler: Crawler) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
@@ -249,9 +283,18 @@ def test_unresolvable_host(crawler: Crawler) -> None:
     assert isinstance(error, CannotResolveHostError)
 
 
-def test_proxies_and_other_schemes_are_refused(crawler: Crawler, site: SiteServer) -> None:
-    proxied = Request(site.base_url + PAGE, meta={"proxy": "http://127.0.0.1:1"})
-    assert isinstance(fails(crawler, proxied), NotSupported)
+def test_unreachable_proxy_is_named_and_other_schemes_refused(
+    crawler: Crawler, site: SiteServer
+) -> None:
+    # tests/test_proxy.py: through real proxies
+    proxied = Request(site.base_url + PAGE, meta={"proxy": "http://user:secret@127.0.0.1:1"})
+    error = fails(crawler, proxied)
+    assert isinstance(error, DownloadConnectionRefusedError)
+    assert str(error) == (
+        f"{proxied.url}: the proxy http://user:***@127.0.0.1:1 refused the connection"
+    )
+    socks = Request(site.base_url + PAGE, meta={"proxy": "socks5://127.0.0.1:1080"})
+    assert "only http:// proxies" in str(fails(crawler, socks))
     assert isinstance(fails(crawler, Request("ftp://127.0.0.1/file")), NotSupported)
 
 
@@ -262,3 +305,28 @@ def test_private_addresses_only_for_seeds(tmp_path: Path, site: SiteServer) -> N
     assert isinstance(error, IgnoreRequest) and "127.0.0.1" in str(error)
     seed = Request(site.base_url + PAGE, meta={VIA_META_KEY: "seed"})
     assert download(crawler, seed)[0].status == 200
+
+
+def test_private_addresses_checked_per_request_on_a_reused_connection(
+    tmp_path: Path, site: SiteServer
+) -> None:
+    crawler = build_crawler(tmp_path)  # the default: a link to a private address is refused
+    seed = Request(site.base_url + PAGE, meta={VIA_META_KEY: "seed"})
+    linked = Request(site.base_url + CHUNKED, meta={VIA_META_KEY: "related-link"})
+    before = len(site.requests)
+
+    async def scenario() -> BaseException | None:
+        handler = build_from_crawler(RawCaptureDownloadHandler, crawler)
+        try:
+            await handler.download_request(seed)  # its connection stays open for the next one
+            await handler.download_request(linked)
+        except IgnoreRequest as exc:
+            return exc
+        finally:
+            await handler.close()
+        return None
+
+    error = asyncio.run(scenario())
+    assert isinstance(error, IgnoreRequest), "the link went out on the seed's connection"
+    assert "127.0.0.1" in str(error) and str(error).startswith(linked.url)
+    assert [target for _, target, _ in site.requests[before:]] == [PAGE]

@@ -79,12 +79,15 @@ class WarcCaptureMiddleware:
             self.archive.stats.bytes_stored += len(exchange.body)
         self.archive.record_written(written, profile)
         self.archive.record_written(written_request)
+        if exchange.proxy:
+            self.archive.stats.proxies_used.add(exchange.proxy)
         if state is not None:
             fetch = _fetch_state(self.archive.run_id, exchange, written, full_capture, known)
             state.put_fetch(fetch)
         request.meta[CAPTURE_META_KEY] = {
             "response": written,
             "truncated": exchange.truncated,
+            "error": exchange.error,  # e.g. malformed chunked encoding (the body is cut there)
             "received_status": exchange.status,
             "revisit_profile": profile,
         }
