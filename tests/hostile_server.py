@@ -178,6 +178,12 @@ ROUTES: dict[str, Send] = {
         b"X-Fine: yes\r\nBad Name: spaces in the name\r\n : no name\r\nContent-Length: "
         + str(len(article("Bad headers"))).encode() + b"\r\n\r\n" + article("Bad headers")
     ),
+    "/chunk-garbage": _raw(  # a first chunk, then a chunk size that is no number
+        head("200 OK", _HTML, "Transfer-Encoding: chunked")
+        + b"%x\r\n" % len(article("Garbage chunks")) + article("Garbage chunks")
+        + b"\r\nzz\r\nmore\r\n0\r\n\r\n"
+    ),
+    "/no-answer": _raw(b""),  # the connection closed without a byte
     "/no-reason": _raw(
         b"HTTP/1.1 200\r\nContent-Type: text/html\r\nContent-Length: "
         + str(len(article("No reason"))).encode() + b"\r\n\r\n" + article("No reason")

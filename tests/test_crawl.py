@@ -29,6 +29,8 @@ def crawl(site, outside, tmp_path_factory) -> CrawlRun:
         name: outside.base_url
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
     }
+    # the crawl honours them too (docs/proxies.md): the fixture site is the one exception
+    proxy_env.update({name: "127.0.0.1" for name in ("no_proxy", "NO_PROXY")})
     seed_doc = write_seed_document(site, work)
     url_list = work / "urls.txt"
     url_list.write_text(

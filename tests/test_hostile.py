@@ -183,6 +183,25 @@ def test_content_length_longer_than_body(lines, captures):
     assert record.http_headers.get_header("X-Archive-Orig-Content-Length") == "5000"
 
 
+def test_garbage_chunk_sizes_are_malformed_chunked_encoding(lines, captures, crawl, server):
+    line = lines["/chunk-garbage"]
+    assert line["status"] == 200 and line["truncated"] == "disconnect"
+    assert line["error"] == "malformed chunked encoding"
+    assert line["text"] == ""  # a page with an error is not extracted (as a decompression bomb)
+    record, payload = captures["/chunk-garbage"][0]
+    assert record.rec_headers.get_header("WARC-Truncated") == "disconnect"
+    assert payload.endswith(b"</html>")  # what came before the garbage is kept
+    manifest = crawl.manifests()[0]
+    assert server.url("/chunk-garbage: malformed chunked encoding") in manifest["stats"]["errors"]
+
+
+def test_server_closing_without_a_word_is_said_in_words(lines, server):
+    assert lines["/no-answer"]["error"] == (
+        f"ServerClosedError: {server.url('/no-answer')}: "
+        "the server closed the connection without answering"
+    )
+
+
 def test_malformed_header_lines_kept_aside(lines, captures):
     line = lines["/bad-headers"]
     assert line["status"] == 200 and line["title"] == "Bad headers" and line["error"] is None
