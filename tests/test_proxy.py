@@ -42,6 +42,7 @@ from newsarchive.capture.http_handler import (
     ProxyError,
     RawCaptureDownloadHandler,
 )
+from newsarchive.capture.proxies import ProxySelector
 from newsarchive.demo.server import SiteServer
 from tests.components.support import build_crawler
 from tests.conftest import SITE, CrawlRun, run_newsarchive
@@ -437,6 +438,33 @@ def test_meta_proxy_none_goes_direct(site, open_proxy, tmp_path):
     direct.meta["proxy"] = None  # Scrapy's convention
     download(crawler, proxied, direct)
     assert "Via" in site_headers(site, PAGE)[0] and "Via" not in site_headers(site, COOKIES)[0]
+
+
+def test_environment_ignored_when_httpproxy_disabled(site, open_proxy, tmp_path, monkeypatch):
+    monkeypatch.setenv("http_proxy", open_proxy.url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    site.clear()
+    for enabled in (True, False):
+        crawler = build_crawler(
+            tmp_path / str(enabled), NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES=False,
+            HTTPPROXY_ENABLED=enabled,
+        )
+        download(crawler, Request(f"{site.base_url}{PAGE}?enabled={enabled}"))
+    proxied, direct = (site_headers(site, f"{PAGE}?enabled={flag}")[0] for flag in (True, False))
+    assert "tinyproxy" in proxied.get("Via", "") and "Via" not in direct
+
+
+def test_no_proxy_entries():
+    proxy = "http://proxy.example.net:3128"
+    selector = ProxySelector({"http": proxy, "https": proxy}, "example.org, 10.0.0.1,host:8080")
+    for url in ("http://www.example.org/", "https://example.org/", "http://10.0.0.1/a",
+                "http://host:8080/"):
+        assert selector.for_request(Request(url)) is None, url
+    for url in ("http://host:8081/", "https://example.com/", "http://notexample.org/"):
+        chosen = selector.for_request(Request(url))
+        assert chosen is not None and (chosen.host, chosen.port) == ("proxy.example.net", 3128)
+    assert ProxySelector({"http": proxy}, "*").for_request(Request("http://a.b/")) is None
 
 
 def test_private_address_guard_through_a_proxy(site, open_proxy, tmp_path):
