@@ -181,7 +181,11 @@ class RawCaptureDownloadHandler:
         connection = self._take_idle(route.key)
         if connection is not None:
             if connection.ip_address is not None:  # checked again: this request may not go there
-                self._check_address(connection.ip_address, route.host, request)
+                try:
+                    self._check_address(connection.ip_address, route.host, request)
+                except BlockedAddressError:
+                    self._release(route.key, connection)  # still good for other requests
+                    raise
             try:
                 await self._exchange(connection, request, route, exchange, body, maxsize)
                 return

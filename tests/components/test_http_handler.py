@@ -313,20 +313,25 @@ def test_private_addresses_checked_per_request_on_a_reused_connection(
     crawler = build_crawler(tmp_path)  # the default: a link to a private address is refused
     seed = Request(site.base_url + PAGE, meta={VIA_META_KEY: "seed"})
     linked = Request(site.base_url + CHUNKED, meta={VIA_META_KEY: "related-link"})
-    before = len(site.requests)
+    another_seed = Request(site.base_url + COOKIES, meta={VIA_META_KEY: "seed"})
+    before, connections = len(site.requests), site.connections
 
     async def scenario() -> BaseException | None:
         handler = build_from_crawler(RawCaptureDownloadHandler, crawler)
+        error = None
         try:
             await handler.download_request(seed)  # its connection stays open for the next one
-            await handler.download_request(linked)
-        except IgnoreRequest as exc:
-            return exc
+            try:
+                await handler.download_request(linked)
+            except IgnoreRequest as exc:
+                error = exc
+            await handler.download_request(another_seed)
         finally:
             await handler.close()
-        return None
+        return error
 
     error = asyncio.run(scenario())
     assert isinstance(error, IgnoreRequest), "the link went out on the seed's connection"
     assert "127.0.0.1" in str(error) and str(error).startswith(linked.url)
-    assert [target for _, target, _ in site.requests[before:]] == [PAGE]
+    assert [target for _, target, _ in site.requests[before:]] == [PAGE, COOKIES]
+    assert site.connections - connections == 1  # the refusal left the connection in the pool
