@@ -35,7 +35,10 @@ PROXIED_SCHEMES = ("http", "https")
 
 def shown_proxy(url: str) -> str:
     """A proxy URL as it may be printed or recorded: without its password."""
-    return redact_url(_with_scheme(url))
+    try:
+        return redact_url(_with_scheme(url))
+    except ValueError:  # a port that is no number: nothing of it is shown
+        return "(a malformed proxy URL)"
 
 
 def _with_scheme(url: str) -> str:
@@ -71,7 +74,13 @@ class Proxy:
         authorization = None
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            encoded = base64.b64encode(credentials.encode(auth_encoding))
+            try:
+                encoded = base64.b64encode(credentials.encode(auth_encoding))
+            except UnicodeEncodeError:
+                raise NotSupported(
+                    f"proxy {shown}: its credentials are not {auth_encoding} "
+                    "(HTTPPROXY_AUTH_ENCODING)"
+                ) from None
             authorization = b"Basic " + encoded
         return cls(parts.hostname, port, shown, authorization)
 
