@@ -308,6 +308,11 @@ def test_warc_request_records_are_origin_form_without_the_proxy(
     assert direct.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
 
 
+def test_proxied_archive_verifies(env_crawl):
+    run = run_newsarchive("verify", "-o", str(env_crawl.output))
+    assert run.returncode == 0, run.stdout[-2000:]
+
+
 def test_proxy_recorded_in_warcinfo_and_manifest(env_crawl, open_proxy, direct_site):
     [warcinfo] = [body for r, body in warc_records(env_crawl) if r.rec_type == "warcinfo"]
     fields = dict(line.split(": ", 1) for line in warcinfo.decode().splitlines())
@@ -427,6 +432,18 @@ def test_credentials_stay_out_of_the_request(crawler, site, auth_proxy):
     assert exchange.request_head.startswith(f"GET {PAGE} HTTP/1.1\r\n".encode())
     assert b"Proxy-Authorization" not in exchange.request_head
     assert exchange.proxy == f"http://{USER}:***@127.0.0.1:{auth_proxy.port}"
+
+
+def test_tunnelled_exchange_is_the_direct_one(crawler, site, https_site, open_proxy):
+    direct = Request(https_site.base_url + PAGE)
+    tunnelled = Request(https_site.base_url + PAGE, meta={"proxy": open_proxy.url})
+    responses = download(crawler, direct, tunnelled)
+    assert [r.status for r in responses] == [200, 200]  # type: ignore[union-attr]
+    first, second = (request.meta[EXCHANGE_META_KEY] for request in (direct, tunnelled))
+    assert first.request_head == second.request_head and first.body == second.body
+    assert first.response_headers[1:] == second.response_headers[1:]  # all but the Date
+    assert (first.ip_address, second.ip_address) == ("127.0.0.1", None)
+    assert (first.proxy, second.proxy) == (None, open_proxy.url)
 
 
 def test_meta_proxy_none_goes_direct(site, open_proxy, tmp_path):
