@@ -407,14 +407,17 @@ _TITLE_CHARS = str.maketrans(
     {
         **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035`\u00b4", "'"),
         **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb", '"'),
-        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b", "-"),
+        # hyphens and dashes separate words: "three-year" and "THREE YEAR" are one title
+        **dict.fromkeys("-\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u2e3a\u2e3b"
+                        "\ufe58\ufe63\uff0d", " "),
     }
 )
 
 
 def normalize_title(text: str) -> str:
     """Key for matching a "Related article:" title against link anchor text: NFKC, casefold,
-    typographic quotes and dashes made plain, punctuation and invisible format characters
+    typographic quotes made plain, hyphens and dashes made spaces ("three-year", "three–year"
+    and "THREE YEAR" all give "three year"), other punctuation and invisible format characters
     removed (so "don’t" and "don't" both give "dont"), whitespace collapsed to one space."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_TITLE_CHARS)
     kept = []
