@@ -401,8 +401,10 @@ def test_duplicate_titles_merge_across_documents(tmp_path: Path) -> None:
         ("http://user:pw@example.com/", "argv", "credentials"),
         ("https://exa mple.com/", "argv", "whitespace"),
         ("", "argv", "empty seed argument"),
-        ("example.com/article-12345", "example.com/article-12345", "a URL needs http://"),
-        ("www.example.com", "www.example.com", "no such file (a URL needs http://"),
+        ("example.com/article-12345", "argv", "not a URL (a URL needs http://"),
+        ("www.example.com", "argv", "not a URL (a URL needs http://"),
+        ("127.0.0.1:8765/rss.xml", "argv", "not a URL (a URL needs http://"),
+        ("localhost:8080/news", "argv", "no scheme: only http:// and https://"),
         ("missing-seeds.txt", "missing-seeds.txt", "no such file"),
     ],
 )

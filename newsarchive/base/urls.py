@@ -29,6 +29,8 @@ __all__ = [
     "normalize_host",
     "normalize_title",
     "normalize_url",
+    "redact_credentials",
+    "redact_url",
     "registered_domain",
     "url_host",
 ]
@@ -428,6 +430,17 @@ def normalize_title(text: str) -> str:
         elif category[0] != "P" and category not in ("Cc", "Cf"):
             kept.append(char)
     return " ".join("".join(kept).split())
+
+
+# "//user:password@" in a URL, or in text that merely looks like one (a bad seed line)
+_PASSWORD_RE = re.compile(r"((?:^|(?<=//)|(?<=\s))[^/?#@\s:]*:)[^/?#@\s]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """text with the password of every URL in it (user:password@) replaced by ***, whether or
+    not the URL is valid: for seed arguments and messages quoting what the user gave."""
+    return _PASSWORD_RE.sub(r"\1***@", text)
+
 
 def redact_url(url: str) -> str:
     """The URL without its password (for manifests, warcinfo records and messages)."""

@@ -28,7 +28,7 @@ from newsarchive.base.meta import (
 from newsarchive.base.urls import InvalidURL, normalize_url, registered_domain, url_host
 from newsarchive.crawl.feeds import Discovery, DocKind, discover
 from newsarchive.crawl.items import PageItem
-from newsarchive.crawl.seeds import Seed, load_seeds
+from newsarchive.crawl.seeds import Seed, load_seeds, related_titles_by_file
 from newsarchive.extract.analysis import PageAnalysis, PageJob
 from newsarchive.extract.links import discover_links
 from newsarchive.schedule.revisit import RevisitPolicy
@@ -73,7 +73,15 @@ class BaseArticlesSpider(scrapy.Spider):
         seeds, warnings = load_seeds(args)
         for warning in warnings:
             logger.warning("seed input: %s", warning)
-            self.archive.stats.errors.append(f"seed input: {warning}")
+            if warning.invalid:
+                self.archive.stats.seeds_invalid.append(str(warning))
+            else:
+                self.archive.stats.errors.append(f"seed input: {warning}")
+        if self.config.depth == 0:
+            for name, count in related_titles_by_file(seeds).items():
+                note = f"{count} 'Related article:' lines in {name} will not be followed: --depth 0"
+                logger.warning("seed input: %s", note)
+                self.archive.stats.errors.append(f"seed input: {note}")
         self.seeds = seeds
         self.seed_hosts = {url_host(seed.url) for seed in seeds}
         self.seed_urls = {seed.url for seed in seeds}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsarchive import __version__
 from newsarchive.base.failures import ArchiveWriteError, describe_os_error
-from newsarchive.base.urls import redact_url
+from newsarchive.base.urls import redact_credentials, redact_url
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
@@ -61,6 +61,7 @@ class RunStats:
     seeds_total: int = 0
     seeds_archived: int = 0
     seeds_failed: list[str] = field(default_factory=list)
+    seeds_invalid: list[str] = field(default_factory=list)  # "where: 'text': why" (seed input)
     changes: Counter = field(default_factory=Counter)  # JSONL "change" values
     revisits: Counter = field(default_factory=Counter)  # revisit records by profile
     not_due: int = 0  # known articles skipped by the revisit policy
@@ -331,6 +332,7 @@ class Archive:
                 "seeds_total": stats.seeds_total,
                 "seeds_archived": stats.seeds_archived,
                 "seeds_failed": stats.seeds_failed,
+                "seeds_invalid": stats.seeds_invalid[:1000],
                 "changes": dict(stats.changes),
                 "revisits_by_profile": dict(stats.revisits),
                 "not_due": stats.not_due,
@@ -418,9 +420,12 @@ def _iso(moment: datetime) -> str:
 
 
 def _redacted(key: str, value: Any) -> Any:
-    """A Redis URL's password stays out of manifests and warcinfo records."""
+    """Passwords (a Redis URL's, a seed URL's) stay out of manifests and warcinfo records."""
     if key == "NEWSARCHIVE_REDIS_URL" and isinstance(value, str) and "@" in value:
         return redact_url(value)
+    if key == "NEWSARCHIVE_SEEDS":
+        seeds = value.replace(",", " ").split() if isinstance(value, str) else value
+        return [redact_credentials(str(seed)) for seed in seeds or ()]
     return value
 
 

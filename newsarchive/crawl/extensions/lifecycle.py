@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
 
+from newsarchive.crawl.seeds import SEED_FORMS
 from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
     lines = [
         f"newsarchive run {archive.run_id} finished ({reason})",
         f"  pages:      {sum(stats.pages.values())} ({statuses})",
-        f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived",
+        f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived{_seeds_note(stats)}",
         f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
         *_extraction_failure_lines(archive),
         f"  stored:     {stats.bytes_stored:,} payload bytes in {len(warcs)} WARC file(s), "
@@ -87,6 +88,11 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         lines.append(f"  recovered:  {recovered}")
     for failed in stats.seeds_failed:
         lines.append(f"  seed failed: {failed}")
+    lines.extend(f"  seed invalid: {invalid}" for invalid in stats.seeds_invalid[:100])
+    if len(stats.seeds_invalid) > 100:
+        lines.append(f"  seed invalid: ... {len(stats.seeds_invalid) - 100} more in the manifest")
+    if stats.seeds_invalid:
+        lines.append(f"  ({SEED_FORMS})")
     for unmatched in stats.unmatched_titles:
         lines.append(f"  unmatched related title: {unmatched['title']!r} (on {unmatched['seed']})")
     if stats.errors:
@@ -106,6 +112,10 @@ def _extraction_failure_lines(archive: Archive) -> list[str]:
         return []
     return [f"  extraction failed on {same.pages} of {same.of} pages with the same error: "
             f"{same.error}"]
+
+
+def _seeds_note(stats) -> str:
+    return f", {len(stats.seeds_invalid)} invalid (not crawled)" if stats.seeds_invalid else ""
 
 
 def _changes_text(stats) -> str:
