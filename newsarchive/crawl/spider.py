@@ -92,7 +92,10 @@ class BaseArticlesSpider(scrapy.Spider):
         self.allowed_domains = sorted(domains)
 
     async def start(self) -> AsyncIterator[Request]:
-        for seed in self.seeds:
+        for index, seed in enumerate(self.seeds):
+            if self._max_pages_reached():
+                self._seeds_beyond_max_pages(len(self.seeds) - index)
+                return
             if seed.via != "seed":  # an entry of a feed or sitemap file: the revisit policy
                 if self._due(seed.url, seed.lastmod):
                     yield self._request(seed.url, via=seed.via, seed=seed.url, referrer=None)
@@ -107,6 +110,17 @@ class BaseArticlesSpider(scrapy.Spider):
                 meta={TITLES_META_KEY: seed.related_titles},
                 dont_filter=True,  # a seed is always fetched, even if a redirect led there first
             )
+
+    def _max_pages_reached(self) -> bool:
+        """Whether --max-pages requests for pages (JSONL lines: seeds, entries of feeds and
+        sitemaps, followed links) have been made; robots.txt and requisites do not count."""
+        return bool(self.config.max_pages) and self.candidates >= self.config.max_pages
+
+    def _seeds_beyond_max_pages(self, count: int) -> None:
+        self.archive.stats.seeds_not_fetched = count
+        logger.warning(
+            "max pages (%d) reached: %d more seeds not fetched", self.config.max_pages, count
+        )
 
     def _request(
         self,
@@ -224,7 +238,7 @@ class BaseArticlesSpider(scrapy.Spider):
                 continue
             if url in self.seed_urls or not self._due(url, entry.lastmod):
                 continue
-            if self.config.max_pages and self.candidates >= self.config.max_pages:
+            if self._max_pages_reached():
                 logger.info("max pages (%d) reached: not enqueuing more entries", self.candidates)
                 return
             yield self._request(url, via=entry.via, seed=seed, referrer=response.url)
@@ -261,7 +275,7 @@ class BaseArticlesSpider(scrapy.Spider):
             self.followed.add(key)
             if not self._due(url):
                 continue
-            if self.config.max_pages and self.candidates >= self.config.max_pages:
+            if self._max_pages_reached():
                 logger.info("max pages (%d) reached: not following more links", self.candidates)
                 return
             yield self._request(url, via=via, seed=seed, referrer=response.url)

@@ -62,6 +62,7 @@ class RunStats:
     seeds_archived: int = 0
     seeds_failed: list[str] = field(default_factory=list)
     seeds_invalid: list[str] = field(default_factory=list)  # "where: 'text': why" (seed input)
+    seeds_not_fetched: int = 0  # seeds beyond --max-pages
     changes: Counter = field(default_factory=Counter)  # JSONL "change" values
     revisits: Counter = field(default_factory=Counter)  # revisit records by profile
     not_due: int = 0  # known articles skipped by the revisit policy
@@ -333,6 +334,7 @@ class Archive:
                 "seeds_archived": stats.seeds_archived,
                 "seeds_failed": stats.seeds_failed,
                 "seeds_invalid": stats.seeds_invalid[:1000],
+                "seeds_not_fetched": stats.seeds_not_fetched,
                 "changes": dict(stats.changes),
                 "revisits_by_profile": dict(stats.revisits),
                 "not_due": stats.not_due,

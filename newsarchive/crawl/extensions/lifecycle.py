@@ -115,7 +115,12 @@ def _extraction_failure_lines(archive: Archive) -> list[str]:
 
 
 def _seeds_note(stats) -> str:
-    return f", {len(stats.seeds_invalid)} invalid (not crawled)" if stats.seeds_invalid else ""
+    notes = []
+    if stats.seeds_not_fetched:
+        notes.append(f", {stats.seeds_not_fetched} not fetched (--max-pages)")
+    if stats.seeds_invalid:
+        notes.append(f", {len(stats.seeds_invalid)} invalid (not crawled)")
+    return "".join(notes)
 
 
 def _changes_text(stats) -> str:
