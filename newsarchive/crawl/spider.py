@@ -59,6 +59,7 @@ class BaseArticlesSpider(scrapy.Spider):
         # were seen on earlier pages, and a Request the dupefilter drops costs far more.
         self.followed: set[int] = set()
         self.candidates = 0
+        self.not_due: set[int] = set()  # 64-bit hashes of the known articles found not due
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -245,9 +246,14 @@ class BaseArticlesSpider(scrapy.Spider):
 
     def _due(self, url: str, lastmod: datetime | None = None) -> bool:
         """Whether a known article is to be fetched again (newsarchive.schedule.revisit)."""
+        if self.policy.fetched_in_this_run(self.archive.state, url):
+            return False
         if self.policy.is_due(self.archive.state, url, lastmod):
             return True
-        self.archive.stats.not_due += 1
+        key = hash(url)
+        if key not in self.not_due:  # listed by the feed and the sitemap: one article
+            self.not_due.add(key)
+            self.archive.stats.not_due += 1
         return False
 
     def _follow(self, response: TextResponse, analysis: PageAnalysis | None) -> Iterator[Request]:

@@ -25,6 +25,7 @@ class RevisitPolicy:
     backoff: float
     maximum: float
     resume_run: str | None = None  # a resumed run replays what it fetched itself
+    run_id: str | None = None  # the run deciding
 
     @classmethod
     def from_config(cls, config: Config, run_id: str) -> RevisitPolicy:
@@ -33,7 +34,14 @@ class RevisitPolicy:
             config.revisit_backoff,
             max(config.revisit_max, config.revisit_after),
             run_id if config.resume else None,
+            run_id,
         )
+
+    def fetched_in_this_run(self, state: StateStore | None, url: str) -> bool:
+        """Whether this run (since it last started) fetched url already: met again (in a second
+        feed, a sitemap, a link) it is a duplicate to skip, not a known article that is not due."""
+        fetch = state.get_fetch(url) if state is not None else None
+        return fetch is not None and fetch.run_id == self.run_id != self.resume_run
 
     def interval(self, article: ArticleState | None) -> float:
         unchanged = article.unchanged_runs if article else 0

@@ -65,6 +65,7 @@ class RunStats:
     seeds_not_fetched: int = 0  # seeds beyond --max-pages
     changes: Counter = field(default_factory=Counter)  # JSONL "change" values
     revisits: Counter = field(default_factory=Counter)  # revisit records by profile
+    revisits_in_run: int = 0  # of them, of a payload this same run fetched before
     not_due: int = 0  # known articles skipped by the revisit policy
     edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
     recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
@@ -337,6 +338,7 @@ class Archive:
                 "seeds_not_fetched": stats.seeds_not_fetched,
                 "changes": dict(stats.changes),
                 "revisits_by_profile": dict(stats.revisits),
+                "revisits_in_run": stats.revisits_in_run,
                 "not_due": stats.not_due,
                 "edited": stats.edited[:1000],
                 "recovered_at_start": stats.recovered,

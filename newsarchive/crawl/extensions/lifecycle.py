@@ -126,6 +126,10 @@ def _seeds_note(stats) -> str:
 def _changes_text(stats) -> str:
     changes = ", ".join(f"{stats.changes[k]} {k}" for k in ("new", "changed", "unchanged"))
     revisits = sum(stats.revisits.values())
-    return f"{changes}; {revisits} revisit records; {stats.not_due} known articles not due"
+    text = f"{changes}; {revisits} revisit record{'' if revisits == 1 else 's'}"
+    if stats.revisits_in_run:  # not of an earlier run: the same content fetched twice in this one
+        share = "" if stats.revisits_in_run == revisits else f"{stats.revisits_in_run} "
+        text += f" ({share}of content this run had fetched already)"
+    return f"{text}; {stats.not_due} known articles not due"
 
 
