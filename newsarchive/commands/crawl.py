@@ -13,8 +13,8 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
-from newsarchive.config import parse_duration
 from newsarchive.base.urls import redact_credentials
+from newsarchive.config import parse_duration
 from newsarchive.crawl.seeds import SEED_FORMS, load_seeds
 from newsarchive.schedule.runs import RunLocked, prepare_run
 from newsarchive.store.archive import Archive

@@ -600,9 +600,10 @@ _FILE_EXTENSIONS = frozenset("txt text md csv tsv json jsonl xml html htm list u
 def _url_hint(text: str) -> str:
     """A hint for a missing file or bad line that was probably meant as a URL."""
     match = re.fullmatch(r"([\w-]+(?:\.[\w-]+)+|localhost)(:\d+)?(/\S*)?", text)
-    if match and (
-        match.group(2) or match.group(3) or match.group(1).rpartition(".")[2] not in _FILE_EXTENSIONS
-    ):
+    if not match:
+        return ""
+    host, port, path = match.groups()
+    if port or path or host.rpartition(".")[2] not in _FILE_EXTENSIONS:
         return " (a URL needs http:// or https:// in front)"
     return ""
 
