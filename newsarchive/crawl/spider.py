@@ -31,7 +31,7 @@ from newsarchive.crawl.items import PageItem
 from newsarchive.crawl.seeds import Seed, load_seeds, related_titles_by_file
 from newsarchive.extract.analysis import PageAnalysis, PageJob
 from newsarchive.extract.links import discover_links
-from newsarchive.schedule.revisit import RevisitPolicy
+from newsarchive.schedule.revisit import RevisitPolicy, Verdict
 from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
@@ -246,10 +246,9 @@ class BaseArticlesSpider(scrapy.Spider):
 
     def _due(self, url: str, lastmod: datetime | None = None) -> bool:
         """Whether a known article is to be fetched again (newsarchive.schedule.revisit)."""
-        if self.policy.fetched_in_this_run(self.archive.state, url):
-            return False
-        if self.policy.is_due(self.archive.state, url, lastmod):
-            return True
+        verdict = self.policy.verdict(self.archive.state, url, lastmod)
+        if verdict is not Verdict.NOT_DUE:
+            return verdict is Verdict.DUE  # else fetched in this run already: not counted
         key = hash(url)
         if key not in self.not_due:  # listed by the feed and the sitemap: one article
             self.not_due.add(key)
