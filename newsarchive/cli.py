@@ -37,13 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     crawl = sub.add_parser("crawl", help="crawl seeds into the archive")
     crawl.add_argument("seeds", nargs="*", metavar="SEED", help="URL, URL list or seed document")
     _output_option(crawl)
-    crawl.add_argument("--depth", type=int, help="link depth to follow (default 1)")
+    crawl.add_argument(
+        "--depth", type=_count(0), metavar="N", help="link depth to follow (default 1)"
+    )
     crawl.add_argument(
         "--allow-domain", action="append", default=[], metavar="D", help="widen the scope"
     )
     crawl.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
-    crawl.add_argument("--max-pages", type=int, help="stop after N candidate articles")
-    crawl.add_argument("--concurrency", type=int, help="concurrent requests (default 16)")
+    crawl.add_argument(
+        "--max-pages", type=_count(1), metavar="N",
+        help="fetch at most N pages, seeds included (default: no limit)",
+    )
+    crawl.add_argument(
+        "--concurrency", type=_count(1), metavar="N", help="concurrent requests (default 16)"
+    )
     crawl.add_argument("--no-extract", action="store_true", help="WARC only, no text extraction")
     crawl.add_argument("--jsonl-html", action="store_true", help="put the raw page in the JSONL")
     crawl.add_argument("--warc-max-size", type=int, metavar="BYTES", help="rotate WARC files")
@@ -99,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="only the first N pages")
     evaluate.add_argument("--min-f1", type=float, help="exit 1 if F1 is below this")
     return parser
+
+
+def _count(minimum: int):
+    """An argparse type: a whole number of at least minimum (else a usage error, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
 
 
 def _output_option(parser: argparse.ArgumentParser) -> None:

@@ -71,8 +71,9 @@ def responses_by_path(run: CrawlRun) -> dict[str, list]:
 
 
 def test_run_succeeds_and_reports(crawl: CrawlRun, expected):
-    assert crawl.returncode == 0, crawl.stderr
+    assert crawl.returncode == 3, crawl.stderr  # two invalid lines in urls.txt: partial
     assert "newsarchive run" in crawl.stderr
+    assert "4/4 archived, 2 invalid (not crawled)" in crawl.stderr
     assert expected["unmatched_title"] in crawl.stderr
     manifest = crawl.manifests()[0]
     assert manifest["stats"]["seeds_archived"] == manifest["stats"]["seeds_total"] == 4
@@ -94,6 +95,10 @@ def test_nothing_leaves_the_machine(crawl: CrawlRun, outside):
 def test_bad_seed_lines_warn_with_file_and_line(crawl: CrawlRun):
     assert "urls.txt:5" in crawl.stderr
     assert "urls.txt:4" in crawl.stderr
+    invalid = crawl.manifests()[0]["stats"]["seeds_invalid"]
+    assert [line.split(": ", 1)[0].rsplit("/", 1)[1] for line in invalid] == [
+        "urls.txt:4", "urls.txt:5"
+    ]
 
 
 def test_warc_digests_and_structure(crawl: CrawlRun):

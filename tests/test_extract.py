@@ -162,6 +162,31 @@ def test_legacy_label_on_utf8_bytes_is_corrected() -> None:
     assert decode_html(body, None) == ('<meta charset="iso-8859-1"><p>Grüße aus Köln</p>', "utf-8")
 
 
+@pytest.mark.parametrize("declared", ["utf-16", "utf-16le", "utf-16be", "utf-32"])
+def test_ascii_served_as_utf16_is_detected(declared: str) -> None:
+    body = b"<html><body><p>Plain ASCII article text, declared wrongly.</p></body></html>"
+    text, encoding = decode_html(body, f"text/html; charset={declared}")
+    assert (text, encoding) == (body.decode(), "utf-8")
+
+
+@pytest.mark.parametrize("real", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_in_either_byte_order(real: str) -> None:
+    page = f"<html><body><p>{RUSSIAN}</p></body></html>"
+    text, encoding = decode_html(page.encode(real), "text/html; charset=utf-16")
+    assert (text, encoding) == (page, real)
+
+
+def test_cp1251_served_as_utf16_is_detected() -> None:
+    body = f"<html><body><p>{RUSSIAN}</p></body></html>".encode("cp1251")
+    text, _ = decode_html(body, "text/html; charset=utf-16")
+    assert RUSSIAN in text
+
+
+def test_utf8_served_as_shift_jis_is_detected() -> None:
+    body = f"<html><body><p>{RUSSIAN}</p></body></html>".encode()
+    assert decode_html(body, "text/html; charset=shift_jis")[1] == "utf-8"
+
+
 # --- extraction ------------------------------------------------------------------------------
 
 

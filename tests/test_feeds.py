@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
 from newsarchive.crawl.feeds import DocKind, discover, sniff
 from newsarchive.schedule.changes import line_diff
-from newsarchive.schedule.revisit import RevisitPolicy
+from newsarchive.schedule.revisit import RevisitPolicy, Verdict
 from newsarchive.store.state import ArticleState, FetchState, SqliteStateStore
 
 BASE = "https://news.example.com/"
@@ -107,6 +107,26 @@ def test_revisit_policy_backs_off_for_unchanged_articles(tmp_path):
     assert monthly.is_due(store, url, lastmod=future, now=future + timedelta(seconds=1))
     capped = RevisitPolicy(after=6 * 3600, backoff=2.0, maximum=86400)
     assert capped.interval(ArticleState(url, "r", "", None, None, None, None, 10)) == 86400
+    store.close()
+
+
+def test_revisit_verdict_tells_this_runs_fetches_apart(tmp_path):
+    """A URL this run fetched is met again (the sitemap lists a feed entry): a duplicate, not a
+    known article that is not due; a resumed run replays its own fetches instead."""
+    store = SqliteStateStore(tmp_path / "state.sqlite")
+    url = BASE + "a.html"
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    capture = _capture(url, now - timedelta(minutes=1))
+    store.put_fetch(FetchState(url, "run2", capture.date, 200, None, None, "sha1:AAAA",
+                               capture, capture))
+    def policy(run_id, resume=False):
+        return RevisitPolicy(6 * 3600, 2.0, 30 * 86400, run_id if resume else None, run_id)
+
+    assert policy("run2").verdict(store, url, now=now) is Verdict.FETCHED_IN_THIS_RUN
+    assert not policy("run2").is_due(store, url, now=now)
+    assert policy("run2", resume=True).verdict(store, url, now=now) is Verdict.DUE
+    assert policy("run3").verdict(store, url, now=now) is Verdict.NOT_DUE
+    assert policy("run3").verdict(store, BASE + "new.html", now=now) is Verdict.DUE
     store.close()
 
 

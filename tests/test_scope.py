@@ -354,7 +354,7 @@ def test_bad_seed_files_warn_with_file_and_line_never_a_traceback(server, tmp_pa
         "-o", str(tmp_path / "out"), "--depth", "0", "--ignore-robots",
     )
     assert time.monotonic() - started < 120
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 3, run.stderr[-3000:]  # invalid seeds: a partial run
     assert "Traceback" not in run.stderr
     for number in range(1, len(BAD_LINES) + 1):
         assert f"invalid.txt:{number}:" in run.stderr, number
@@ -365,6 +365,7 @@ def test_bad_seed_files_warn_with_file_and_line_never_a_traceback(server, tmp_pa
     assert "empty.txt: empty file, no seeds" in run.stderr
     assert "missing.txt: no such file" in run.stderr
     assert "huge.txt:1:" in run.stderr and "more" in run.stderr  # warnings capped, not 150 000
+    assert "user:***@127.0.0.1" in run.stderr and "user:secret@" not in run.stderr
     assert {line["url"] for line in run.jsonl_lines()} == {
         server.url("/ok"), server.url("/no-reason")
     }

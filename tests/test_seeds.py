@@ -24,6 +24,7 @@ from newsarchive.crawl.seeds import (
     load_seeds,
     parse_seed_text,
     read_seed_file,
+    related_titles_by_file,
 )
 
 BASE = "https://www.example-news.com"
@@ -401,8 +402,10 @@ def test_duplicate_titles_merge_across_documents(tmp_path: Path) -> None:
         ("http://user:pw@example.com/", "argv", "credentials"),
         ("https://exa mple.com/", "argv", "whitespace"),
         ("", "argv", "empty seed argument"),
-        ("example.com/article-12345", "example.com/article-12345", "a URL needs http://"),
-        ("www.example.com", "www.example.com", "no such file (a URL needs http://"),
+        ("example.com/article-12345", "argv", "not a URL (a URL needs http://"),
+        ("www.example.com", "argv", "not a URL (a URL needs http://"),
+        ("127.0.0.1:8765/rss.xml", "argv", "not a URL (a URL needs http://"),
+        ("localhost:8080/news", "argv", "no scheme: only http:// and https://"),
         ("missing-seeds.txt", "missing-seeds.txt", "no such file"),
     ],
 )
@@ -534,6 +537,49 @@ def test_seeds_from_a_pipe(tmp_path: Path) -> None:
 
 def test_seed_warning_str() -> None:
     assert str(SeedWarning("a.txt:3", "bad")) == "a.txt:3: bad"
+
+
+def test_invalid_seeds_and_notes_are_told_apart() -> None:
+    text = (
+        "Related article:\n"  # 1: a note
+        "Original url:\n"  # 2
+        f"{BASE}/2024/04/28/good (paywalled)\n"  # 3: a note, the URL is used
+        "htp://example.com/2024/04/28/bad\n"  # 4: invalid
+    )
+    seeds, warnings = parse_seed_text(text, "doc.txt")
+    assert urls_of(seeds) == [f"{BASE}/2024/04/28/good"]
+    assert [(w.where, w.invalid) for w in warnings] == [
+        ("doc.txt:1", False), ("doc.txt:3", False), ("doc.txt:4", True)
+    ]
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "https://bob:hunter2pw@example.com/2024/04/28/x",
+        "bob:hunter2pw@example.com/2024/04/28/x",
+        "ftp://bob:hunter2pw@example.com/x",
+        "https://bob:hunter2pw@exa mple.com/x",
+    ],
+)
+def test_passwords_stay_out_of_warnings(arg: str, tmp_path: Path) -> None:
+    listed = write(tmp_path, "urls.txt", f"{arg}\n")
+    _, warnings = load_seeds([arg, listed])
+    quoting = [str(w) for w in warnings if w.where in ("argv", f"{listed}:1")]
+    assert len(quoting) == 2
+    assert all("bob:***@" in text for text in quoting)
+    assert not any("hunter2pw" in str(warning) for warning in warnings)
+
+
+def test_related_titles_by_file(tmp_path: Path) -> None:
+    document = write(
+        tmp_path,
+        "doc.txt",
+        "Related article: Three-year plan\nRelated article: THREE YEAR PLAN\n"
+        f"Related article: Other\nOriginal url:\n{BASE}/2024/04/28/a\n{BASE}/2024/04/28/b\n",
+    )
+    seeds, _ = load_seeds([document, f"{BASE}/2024/04/28/c"])
+    assert related_titles_by_file(seeds) == {document: 2}
 
 
 # --- properties ------------------------------------------------------------------------------

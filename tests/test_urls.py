@@ -356,6 +356,22 @@ def test_normalize_title_output() -> None:
     assert normalize_title("Price: $5 & \u00a35") == "price $5 \u00a35"
 
 
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "three-year plan",
+        "three\u2013year plan",  # en dash
+        "three\u2014year plan",  # em dash
+        "three\u2011year plan",  # non-breaking hyphen
+        "three\u2010year plan",  # hyphen
+        "three\u2212year plan",  # minus sign
+        "three \u2013 year plan",
+    ],
+)
+def test_normalize_title_hyphens_and_dashes_are_spaces(variant: str) -> None:
+    assert normalize_title(variant) == normalize_title("THREE YEAR PLAN") == "three year plan"
+
+
 def test_normalize_title_keeps_different_titles_apart() -> None:
     assert normalize_title("Election results 2024") != normalize_title("Election results 2020")
 

@@ -5,5 +5,6 @@ EXIT_OK = 0  # every seed archived; verify: no problem found
 # verify: problems found
 EXIT_FATAL = 1
 EXIT_USAGE = 2  # bad command line
-# finished, but some seeds could not be archived or most extractions failed with the same error
+# finished, but some seeds were invalid or could not be archived, or most extractions failed with
+# the same error
 EXIT_PARTIAL = 3

@@ -29,6 +29,8 @@ __all__ = [
     "normalize_host",
     "normalize_title",
     "normalize_url",
+    "redact_credentials",
+    "redact_url",
     "registered_domain",
     "url_host",
 ]
@@ -407,14 +409,17 @@ _TITLE_CHARS = str.maketrans(
     {
         **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035`\u00b4", "'"),
         **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb", '"'),
-        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b", "-"),
+        # hyphens and dashes separate words: "three-year" and "THREE YEAR" are one title
+        **dict.fromkeys("-\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u2e3a\u2e3b"
+                        "\ufe58\ufe63\uff0d", " "),
     }
 )
 
 
 def normalize_title(text: str) -> str:
     """Key for matching a "Related article:" title against link anchor text: NFKC, casefold,
-    typographic quotes and dashes made plain, punctuation and invisible format characters
+    typographic quotes made plain, hyphens and dashes made spaces ("three-year", "three–year"
+    and "THREE YEAR" all give "three year"), other punctuation and invisible format characters
     removed (so "don’t" and "don't" both give "dont"), whitespace collapsed to one space."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_TITLE_CHARS)
     kept = []
@@ -425,6 +430,17 @@ def normalize_title(text: str) -> str:
         elif category[0] != "P" and category not in ("Cc", "Cf"):
             kept.append(char)
     return " ".join("".join(kept).split())
+
+
+# "//user:password@" in a URL, or in text that merely looks like one (a bad seed line)
+_PASSWORD_RE = re.compile(r"((?:^|(?<=//)|(?<=\s))[^/?#@\s:]*:)[^/?#@\s]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """text with the password of every URL in it (user:password@) replaced by ***, whether or
+    not the URL is valid: for seed arguments and messages quoting what the user gave."""
+    return _PASSWORD_RE.sub(r"\1***@", text)
+
 
 def redact_url(url: str) -> str:
     """The URL without its password (for manifests, warcinfo records and messages)."""

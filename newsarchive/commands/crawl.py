@@ -14,9 +14,10 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsarchive.base.urls import redact_credentials
 from newsarchive.capture.proxies import Proxy
 from newsarchive.config import parse_duration
-from newsarchive.crawl.seeds import load_seeds
+from newsarchive.crawl.seeds import SEED_FORMS, load_seeds
 from newsarchive.schedule.runs import RunLocked, prepare_run
 from newsarchive.store.archive import Archive
 
@@ -25,7 +26,10 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
     """Scrapy settings the crawl options stand for (applied over newsarchive.settings)."""
     settings: dict[str, object] = {
         "NEWSARCHIVE_OUTPUT_DIR": str(args.output),
-        "NEWSARCHIVE_SEEDS": list(args.seeds),
+        # a seed URL with a password is rejected: the password goes no further than here
+        "NEWSARCHIVE_SEEDS": [
+            seed if os.path.lexists(seed) else redact_credentials(seed) for seed in args.seeds
+        ],
         "LOG_LEVEL": "WARNING",
     }
     if args.depth is not None:
@@ -115,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         if not seeds:
             for warning in _warnings:
                 print(f"newsarchive crawl: {warning}", file=sys.stderr)
-            print("newsarchive crawl: no usable seed: nothing to crawl", file=sys.stderr)
+            print(f"newsarchive crawl: no usable seed: nothing to crawl ({SEED_FORMS})",
+                  file=sys.stderr)
             return EXIT_FATAL
         code, reason = run_spider(overrides)
         run.finished(reason)
@@ -162,8 +167,10 @@ def unavailable_message(reason: str) -> str:
 
 
 def exit_code(archive: Archive) -> int:
-    """The exit code of a crawl that ran to its end: partial if a seed could not be archived
-    or most extractions failed with the same error (the summary says which)."""
+    """The exit code of a crawl that ran to its end: partial if a seed was invalid or could not
+    be archived, or most extractions failed with the same error (the summary says which)."""
     stats = archive.stats
-    partial = stats.seeds_failed or stats.same_extraction_error is not None
+    partial = (
+        stats.seeds_failed or stats.seeds_invalid or stats.same_extraction_error is not None
+    )
     return EXIT_PARTIAL if partial else EXIT_OK

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, TextIO, TypeVar
 
-from newsarchive.base.urls import InvalidURL, normalize_title, normalize_url
+from newsarchive.base.urls import InvalidURL, normalize_title, normalize_url, redact_credentials
 from newsarchive.crawl.feeds import DocKind, discover, sniff
 
 MAX_LINE_CHARS = 65_536  # longer lines are skipped (and read no further into memory)
@@ -28,10 +28,17 @@ SNIFF_BYTES = 8192  # head of a file read to tell text from binary
 MIN_WRAP_WIDTH = 60  # a line at least this long may have been hard-wrapped
 MAX_PIPE_BYTES = 64 * 1024 * 1024  # a pipe (not a regular file) is read into memory, up to this
 
+# What every list of invalid seeds ends with (the summary, the "no usable seed" message).
+SEED_FORMS = (
+    "a seed is an http(s) URL such as https://example.com/news/story.html, a file of such URLs "
+    "(one a line), a seed document, or a feed, sitemap or robots.txt file"
+)
+
 T = TypeVar("T")
 _Opener = Callable[[], BinaryIO]
 
 __all__ = [
+    "SEED_FORMS",
     "Seed",
     "SeedError",
     "SeedKind",
@@ -41,6 +48,7 @@ __all__ = [
     "load_seeds",
     "parse_seed_text",
     "read_seed_file",
+    "related_titles_by_file",
 ]
 
 
@@ -56,7 +64,8 @@ class Seed:
 @dataclass(frozen=True)
 class SeedWarning:
     where: str  # "file:line", "file" or "argv"
-    message: str
+    message: str  # "'the text': why", with any password in it replaced by ***
+    invalid: bool = True  # a seed that cannot be used (the run is partial); False: a note
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -335,9 +344,9 @@ class _Collector:
         self.warnings: list[SeedWarning] = []
         self.suppressed = 0
 
-    def warn(self, line: int, message: str) -> None:
+    def warn(self, line: int, message: str, invalid: bool = True) -> None:
         if len(self.warnings) < MAX_WARNINGS_PER_SOURCE:
-            self.warnings.append(SeedWarning(f"{self.source}:{line}", message))
+            self.warnings.append(SeedWarning(f"{self.source}:{line}", message, invalid))
         else:
             self.suppressed += 1
 
@@ -450,7 +459,9 @@ class _SeedDocumentParser:
             if _is_url_start(token):
                 self.try_url(line.number, token)
         if prose:
-            self.out.warn(line.number, f"text after the URL ignored: {_shorten(' '.join(prose))}")
+            self.out.warn(
+                line.number, f"text after the URL ignored: {_shorten(' '.join(prose))}", False
+            )
         last = tokens[-1]
         if _is_url_start(last):
             self.pending = _Pending(line.number, last, len(line.text.rstrip()))
@@ -475,7 +486,7 @@ class _SeedDocumentParser:
     def add_title(self, line: int, title: str) -> None:
         key = normalize_title(title)
         if not key:
-            self.out.warn(line, "'Related article:' without a title")
+            self.out.warn(line, "'Related article:' without a title", False)
         else:
             self.titles.setdefault(key, title)
 
@@ -537,6 +548,16 @@ _PARSERS: dict[SeedKind, _Parser] = {
 _ARG_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: not C:\...
 
 
+def related_titles_by_file(seeds: Iterable[Seed]) -> dict[str, int]:
+    """How many "Related article:" titles each seed document gave (file name -> titles)."""
+    titles: dict[str, set[str]] = {}
+    for seed in seeds:
+        if seed.related_titles:
+            name = seed.source.rpartition(":")[0] or seed.source
+            titles.setdefault(name, set()).update(map(normalize_title, seed.related_titles))
+    return {name: len(found) for name, found in titles.items()}
+
+
 def _load_arg(arg: str) -> tuple[list[Seed], list[SeedWarning]]:
     if not arg.strip():
         return [], [SeedWarning("argv", "empty seed argument")]
@@ -545,10 +566,12 @@ def _load_arg(arg: str) -> tuple[list[Seed], list[SeedWarning]]:
             return [Seed(normalize_url(arg), "argv")], []
         except InvalidURL as exc:
             return [], [SeedWarning("argv", f"{_shorten(arg)}: {exc}")]
+    if not os.path.lexists(arg) and (hint := _url_hint(arg.strip())):
+        return [], [SeedWarning("argv", f"{_shorten(arg)}: not a URL{hint}, nor a file")]
     try:
         return read_seed_file(arg)
     except SeedError as exc:
-        return [], [SeedWarning(exc.path, exc.reason)]
+        return [], [SeedWarning(redact_credentials(exc.path), exc.reason)]
 
 
 def _merge_duplicates(seeds: Iterable[Seed]) -> list[Seed]:
@@ -576,12 +599,16 @@ _FILE_EXTENSIONS = frozenset("txt text md csv tsv json jsonl xml html htm list u
 
 def _url_hint(text: str) -> str:
     """A hint for a missing file or bad line that was probably meant as a URL."""
-    match = re.fullmatch(r"([\w-]+(?:\.[\w-]+)+)(/\S*)?", text)
-    if match and (match.group(2) or match.group(1).rpartition(".")[2] not in _FILE_EXTENSIONS):
+    match = re.fullmatch(r"([\w-]+(?:\.[\w-]+)+|localhost)(:\d+)?(/\S*)?", text)
+    if not match:
+        return ""
+    host, port, path = match.groups()
+    if port or path or host.rpartition(".")[2] not in _FILE_EXTENSIONS:
         return " (a URL needs http:// or https:// in front)"
     return ""
 
 
 def _shorten(text: str, limit: int = 120) -> str:
-    text = repr(text)
+    """text quoted for a message, shortened, and without the password of any URL in it."""
+    text = repr(redact_credentials(text))
     return text if len(text) <= limit else text[: limit - 3] + "..."

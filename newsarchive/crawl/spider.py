@@ -28,10 +28,10 @@ from newsarchive.base.meta import (
 from newsarchive.base.urls import InvalidURL, normalize_url, registered_domain, url_host
 from newsarchive.crawl.feeds import Discovery, DocKind, discover
 from newsarchive.crawl.items import PageItem
-from newsarchive.crawl.seeds import Seed, load_seeds
+from newsarchive.crawl.seeds import Seed, load_seeds, related_titles_by_file
 from newsarchive.extract.analysis import PageAnalysis, PageJob
 from newsarchive.extract.links import discover_links
-from newsarchive.schedule.revisit import RevisitPolicy
+from newsarchive.schedule.revisit import RevisitPolicy, Verdict
 from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class BaseArticlesSpider(scrapy.Spider):
         # were seen on earlier pages, and a Request the dupefilter drops costs far more.
         self.followed: set[int] = set()
         self.candidates = 0
+        self.not_due: set[int] = set()  # 64-bit hashes of the known articles found not due
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -73,7 +74,15 @@ class BaseArticlesSpider(scrapy.Spider):
         seeds, warnings = load_seeds(args)
         for warning in warnings:
             logger.warning("seed input: %s", warning)
-            self.archive.stats.errors.append(f"seed input: {warning}")
+            if warning.invalid:
+                self.archive.stats.seeds_invalid.append(str(warning))
+            else:
+                self.archive.stats.errors.append(f"seed input: {warning}")
+        if self.config.depth == 0:
+            for name, count in related_titles_by_file(seeds).items():
+                note = f"{count} 'Related article:' lines in {name} will not be followed: --depth 0"
+                logger.warning("seed input: %s", note)
+                self.archive.stats.errors.append(f"seed input: {note}")
         self.seeds = seeds
         self.seed_hosts = {url_host(seed.url) for seed in seeds}
         self.seed_urls = {seed.url for seed in seeds}
@@ -84,7 +93,10 @@ class BaseArticlesSpider(scrapy.Spider):
         self.allowed_domains = sorted(domains)
 
     async def start(self) -> AsyncIterator[Request]:
-        for seed in self.seeds:
+        for index, seed in enumerate(self.seeds):
+            if self._max_pages_reached():
+                self._seeds_beyond_max_pages(len(self.seeds) - index)
+                return
             if seed.via != "seed":  # an entry of a feed or sitemap file: the revisit policy
                 if self._due(seed.url, seed.lastmod):
                     yield self._request(seed.url, via=seed.via, seed=seed.url, referrer=None)
@@ -99,6 +111,17 @@ class BaseArticlesSpider(scrapy.Spider):
                 meta={TITLES_META_KEY: seed.related_titles},
                 dont_filter=True,  # a seed is always fetched, even if a redirect led there first
             )
+
+    def _max_pages_reached(self) -> bool:
+        """Whether --max-pages requests for pages (JSONL lines: seeds, entries of feeds and
+        sitemaps, followed links) have been made; robots.txt and requisites do not count."""
+        return bool(self.config.max_pages) and self.candidates >= self.config.max_pages
+
+    def _seeds_beyond_max_pages(self, count: int) -> None:
+        self.archive.stats.seeds_not_fetched = count
+        logger.warning(
+            "max pages (%d) reached: %d more seeds not fetched", self.config.max_pages, count
+        )
 
     def _request(
         self,
@@ -216,16 +239,20 @@ class BaseArticlesSpider(scrapy.Spider):
                 continue
             if url in self.seed_urls or not self._due(url, entry.lastmod):
                 continue
-            if self.config.max_pages and self.candidates >= self.config.max_pages:
+            if self._max_pages_reached():
                 logger.info("max pages (%d) reached: not enqueuing more entries", self.candidates)
                 return
             yield self._request(url, via=entry.via, seed=seed, referrer=response.url)
 
     def _due(self, url: str, lastmod: datetime | None = None) -> bool:
         """Whether a known article is to be fetched again (newsarchive.schedule.revisit)."""
-        if self.policy.is_due(self.archive.state, url, lastmod):
-            return True
-        self.archive.stats.not_due += 1
+        verdict = self.policy.verdict(self.archive.state, url, lastmod)
+        if verdict is not Verdict.NOT_DUE:
+            return verdict is Verdict.DUE  # else fetched in this run already: not counted
+        key = hash(url)
+        if key not in self.not_due:  # listed by the feed and the sitemap: one article
+            self.not_due.add(key)
+            self.archive.stats.not_due += 1
         return False
 
     def _follow(self, response: TextResponse, analysis: PageAnalysis | None) -> Iterator[Request]:
@@ -253,7 +280,7 @@ class BaseArticlesSpider(scrapy.Spider):
             self.followed.add(key)
             if not self._due(url):
                 continue
-            if self.config.max_pages and self.candidates >= self.config.max_pages:
+            if self._max_pages_reached():
                 logger.info("max pages (%d) reached: not following more links", self.candidates)
                 return
             yield self._request(url, via=via, seed=seed, referrer=response.url)

@@ -12,11 +12,19 @@ Seeds themselves (a front page, a feed) are always fetched; conditional requests
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from newsarchive.config import Config
 from newsarchive.store.state import ArticleState, FetchState, StateStore
+
+
+class Verdict(enum.Enum):
+    DUE = "due"
+    NOT_DUE = "not due"  # a known article, captured too recently
+    # met again (in a second feed, a sitemap, a link): a duplicate, not a known article
+    FETCHED_IN_THIS_RUN = "fetched in this run"
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ class RevisitPolicy:
     backoff: float
     maximum: float
     resume_run: str | None = None  # a resumed run replays what it fetched itself
+    run_id: str | None = None  # the run deciding
 
     @classmethod
     def from_config(cls, config: Config, run_id: str) -> RevisitPolicy:
@@ -33,6 +42,7 @@ class RevisitPolicy:
             config.revisit_backoff,
             max(config.revisit_max, config.revisit_after),
             run_id if config.resume else None,
+            run_id,
         )
 
     def interval(self, article: ArticleState | None) -> float:
@@ -46,17 +56,29 @@ class RevisitPolicy:
         lastmod: datetime | None = None,
         now: datetime | None = None,
     ) -> bool:
+        return self.verdict(state, url, lastmod, now) is Verdict.DUE
+
+    def verdict(
+        self,
+        state: StateStore | None,
+        url: str,
+        lastmod: datetime | None = None,
+        now: datetime | None = None,
+    ) -> Verdict:
         fetch = state.get_fetch(url) if state is not None else None
         if fetch is None or fetch.run_id == self.resume_run:
-            return True
+            return Verdict.DUE
+        if fetch.run_id == self.run_id:
+            return Verdict.FETCHED_IN_THIS_RUN
         last = _captured_at(fetch)
         now = now or datetime.now(UTC)
         # a date in the future (a wrong clock) says nothing yet: else it would be newer than
         # every capture, and the entry fetched on every run until that date
         if lastmod is not None and last < lastmod <= now:
-            return True
+            return Verdict.DUE
         article = state.get_article(url) if state is not None else None
-        return (now - last).total_seconds() >= self.interval(article)
+        due = (now - last).total_seconds() >= self.interval(article)
+        return Verdict.DUE if due else Verdict.NOT_DUE
 
 
 def _captured_at(fetch: FetchState) -> datetime:

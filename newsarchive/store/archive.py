@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsarchive import __version__
 from newsarchive.base.failures import ArchiveWriteError, describe_os_error
-from newsarchive.base.urls import redact_url
+from newsarchive.base.urls import redact_credentials, redact_url
 from newsarchive.capture.proxies import ProxySelector, shown_proxy
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
@@ -62,8 +62,11 @@ class RunStats:
     seeds_total: int = 0
     seeds_archived: int = 0
     seeds_failed: list[str] = field(default_factory=list)
+    seeds_invalid: list[str] = field(default_factory=list)  # "where: 'text': why" (seed input)
+    seeds_not_fetched: int = 0  # seeds beyond --max-pages
     changes: Counter = field(default_factory=Counter)  # JSONL "change" values
     revisits: Counter = field(default_factory=Counter)  # revisit records by profile
+    revisits_in_run: int = 0  # of them, of a payload this same run fetched before
     not_due: int = 0  # known articles skipped by the revisit policy
     edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
     recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
@@ -343,8 +346,11 @@ class Archive:
                 "seeds_total": stats.seeds_total,
                 "seeds_archived": stats.seeds_archived,
                 "seeds_failed": stats.seeds_failed,
+                "seeds_invalid": stats.seeds_invalid[:1000],
+                "seeds_not_fetched": stats.seeds_not_fetched,
                 "changes": dict(stats.changes),
                 "revisits_by_profile": dict(stats.revisits),
+                "revisits_in_run": stats.revisits_in_run,
                 "not_due": stats.not_due,
                 "edited": stats.edited[:1000],
                 "recovered_at_start": stats.recovered,
@@ -431,11 +437,14 @@ def _iso(moment: datetime) -> str:
 
 
 def _redacted(key: str, value: Any) -> Any:
-    """A Redis URL's or a proxy's password stays out of manifests and warcinfo records."""
+    """Passwords (a Redis URL's, a proxy's, a seed URL's) stay out of manifests and warcinfo."""
     if key == "NEWSARCHIVE_REDIS_URL" and isinstance(value, str) and "@" in value:
         return redact_url(value)
     if key == "NEWSARCHIVE_PROXY" and isinstance(value, str):
         return shown_proxy(value)
+    if key == "NEWSARCHIVE_SEEDS":
+        seeds = value.replace(",", " ").split() if isinstance(value, str) else value
+        return [redact_credentials(str(seed)) for seed in seeds or ()]
     return value
 
 

@@ -73,6 +73,8 @@ class WarcCaptureMiddleware:
                 exchange, known.full_capture, profile
             )
             full_capture = known.full_capture
+            if known.run_id == self.archive.run_id:  # robots.txt given as a seed, a retry
+                self.archive.stats.revisits_in_run += 1
         else:
             written, written_request = self.archive.warc.write_exchange(exchange)
             full_capture = written

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
 
+from newsarchive.crawl.seeds import SEED_FORMS
 from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
     lines = [
         f"newsarchive run {archive.run_id} finished ({reason})",
         f"  pages:      {sum(stats.pages.values())} ({statuses})",
-        f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived",
+        f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived{_seeds_note(stats)}",
         f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
         *_extraction_failure_lines(archive),
         f"  stored:     {stats.bytes_stored:,} payload bytes in {len(warcs)} WARC file(s), "
@@ -87,6 +88,11 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         lines.append(f"  recovered:  {recovered}")
     for failed in stats.seeds_failed:
         lines.append(f"  seed failed: {failed}")
+    lines.extend(f"  seed invalid: {invalid}" for invalid in stats.seeds_invalid[:100])
+    if len(stats.seeds_invalid) > 100:
+        lines.append(f"  seed invalid: ... {len(stats.seeds_invalid) - 100} more in the manifest")
+    if stats.seeds_invalid:
+        lines.append(f"  ({SEED_FORMS})")
     for unmatched in stats.unmatched_titles:
         lines.append(f"  unmatched related title: {unmatched['title']!r} (on {unmatched['seed']})")
     if stats.errors:
@@ -108,9 +114,22 @@ def _extraction_failure_lines(archive: Archive) -> list[str]:
             f"{same.error}"]
 
 
+def _seeds_note(stats) -> str:
+    notes = []
+    if stats.seeds_not_fetched:
+        notes.append(f", {stats.seeds_not_fetched} not fetched (--max-pages)")
+    if stats.seeds_invalid:
+        notes.append(f", {len(stats.seeds_invalid)} invalid (not crawled)")
+    return "".join(notes)
+
+
 def _changes_text(stats) -> str:
     changes = ", ".join(f"{stats.changes[k]} {k}" for k in ("new", "changed", "unchanged"))
     revisits = sum(stats.revisits.values())
-    return f"{changes}; {revisits} revisit records; {stats.not_due} known articles not due"
+    text = f"{changes}; {revisits} revisit record{'' if revisits == 1 else 's'}"
+    if stats.revisits_in_run:  # not of an earlier run: the same content fetched twice in this one
+        share = "" if stats.revisits_in_run == revisits else f"{stats.revisits_in_run} "
+        text += f" ({share}of content this run had fetched already)"
+    return f"{text}; {stats.not_due} known articles not due"
 
 
