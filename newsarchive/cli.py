@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--no-extract", action="store_true", help="WARC only, no text extraction")
     crawl.add_argument("--jsonl-html", action="store_true", help="put the raw page in the JSONL")
     crawl.add_argument("--warc-max-size", type=int, metavar="BYTES", help="rotate WARC files")
-    crawl.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    crawl.add_argument(
+        "--resume", nargs="?", const=True, default=False, metavar="RUN_ID",
+        help="continue the interrupted run RUN_ID (bare: the latest interrupted run)",
+    )
     crawl.add_argument("--redis", metavar="URL", help="distributed mode: shared frontier")
     crawl.add_argument(
         "--revisit-after", metavar="DURATION", help="re-fetch known articles after (default 6h)"
@@ -58,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument(
         "--no-requisites", action="store_true", help="do not capture page requisites"
     )
+    crawl.add_argument(
+        "--progress", action="store_true",
+        help="a progress line every 30 s even when stderr is not a terminal (logs)",
+    )
+    _verbosity_options(crawl)
     crawl.add_argument(
         "-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
         help="any Scrapy or NEWSARCHIVE_* setting",
@@ -95,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="only the first N pages")
     evaluate.add_argument("--min-f1", type=float, help="exit 1 if F1 is below this")
     return parser
+
+
+def _verbosity_options(parser: argparse.ArgumentParser) -> None:
+    quiet_or_verbose = parser.add_mutually_exclusive_group()
+    quiet_or_verbose.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log Scrapy's progress and full tracebacks (-vv: debug)",
+    )
+    quiet_or_verbose.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="errors only; the summary only if the run did not end cleanly (cron)",
+    )
 
 
 def _output_option(parser: argparse.ArgumentParser) -> None:

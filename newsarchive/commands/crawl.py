@@ -12,10 +12,22 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
-from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsarchive.base.exitcodes import (
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+)
 from newsarchive.config import parse_duration
 from newsarchive.crawl.seeds import load_seeds
-from newsarchive.schedule.runs import RunLocked, prepare_run
+from newsarchive.crawl.shutdown import GracefulStop
+from newsarchive.schedule.runs import (
+    PreparedRun,
+    RunLocked,
+    interrupted_description,
+    prepare_run,
+)
 from newsarchive.store.archive import Archive
 
 
@@ -24,7 +36,7 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
     settings: dict[str, object] = {
         "NEWSARCHIVE_OUTPUT_DIR": str(args.output),
         "NEWSARCHIVE_SEEDS": list(args.seeds),
-        "LOG_LEVEL": "WARNING",
+        **verbosity_settings(args),
     }
     if args.depth is not None:
         settings["NEWSARCHIVE_DEPTH"] = args.depth
@@ -53,8 +65,22 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
         settings["NEWSARCHIVE_REVISIT_AFTER"] = args.revisit_after
     if args.wait_lock:
         settings["NEWSARCHIVE_WAIT_LOCK"] = True
+    if args.progress:
+        settings["NEWSARCHIVE_PROGRESS"] = True
     settings.update(setting_pairs(args.settings))
     return settings
+
+
+def verbosity_settings(args: argparse.Namespace) -> dict[str, object]:
+    """Default: warnings and errors, one line per failed request. ``-q``: errors, and the
+    summary only if the run did not end cleanly. ``-v``: Scrapy's INFO log and full
+    tracebacks; ``-vv``: DEBUG."""
+    if args.quiet:
+        return {"LOG_LEVEL": "ERROR", "NEWSARCHIVE_QUIET": True}
+    if args.verbose:
+        level = "INFO" if args.verbose == 1 else "DEBUG"
+        return {"LOG_LEVEL": level, "NEWSARCHIVE_TRACEBACKS": True}
+    return {"LOG_LEVEL": "WARNING"}
 
 
 def setting_pairs(pairs: list[str]) -> dict[str, str]:
@@ -95,11 +121,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"newsarchive crawl: {problem}", file=sys.stderr)
         return EXIT_FATAL
     try:
-        run = prepare_run(args.output, args.resume, args.wait_lock)
+        run = prepare_run(args.output, args.resume, args.wait_lock, on_wait=say_waiting(args))
     except (RunLocked, LookupError) as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_FATAL
     try:
+        note_interrupted(run, args.output)
         overrides.update(run.settings)
         if not args.seeds:
             overrides["NEWSARCHIVE_SEEDS"] = run.seeds
@@ -109,11 +136,33 @@ def run(args: argparse.Namespace) -> int:
                 print(f"newsarchive crawl: {warning}", file=sys.stderr)
             print("newsarchive crawl: no usable seed: nothing to crawl", file=sys.stderr)
             return EXIT_FATAL
-        code, reason = run_spider(overrides)
+        code, reason = run_spider(overrides, run.run_id)
         run.finished(reason)
         return code
     finally:
         run.release()
+
+
+def say_waiting(args: argparse.Namespace):
+    """What ``--wait-lock`` prints, once, when it has to wait."""
+    def say(holder: str) -> None:
+        print(f"newsarchive crawl: waiting for {holder} to finish with {args.output}...",
+              file=sys.stderr, flush=True)
+    return say
+
+
+def note_interrupted(run: PreparedRun, output: Path) -> None:
+    """A new run says that an interrupted one could be continued (and runs anyway)."""
+    if run.interrupted is None:
+        return
+    run_id = run.interrupted["run_id"]
+    print(f"newsarchive crawl: note: run {interrupted_description(run.interrupted)} was not "
+          f"finished: `newsarchive crawl --resume {run_id} -o {output}` continues it",
+          file=sys.stderr)
+
+
+def resume_hint(run_id: str, output: object) -> str:
+    return f"`newsarchive crawl --resume {run_id} -o {output}`"
 
 
 def check_writable(output: Path) -> str | None:
@@ -126,11 +175,12 @@ def check_writable(output: Path) -> str | None:
     return None
 
 
-def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
+def run_spider(overrides: dict[str, object], run_id: str) -> tuple[int, str | None]:
     process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler("articles")
     process.crawl(crawler)
-    process.start()
+    stop = GracefulStop(crawler, run_id)
+    stop.start(process)
     archive = Archive.of(crawler)
     stats = archive.stats
     if archive.extraction_unavailable is not None:
@@ -141,6 +191,11 @@ def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
               f"free space or fix permissions, then `newsarchive repair -o {archive.layout.root}`",
               file=sys.stderr)
         return EXIT_FATAL, archive.finish_reason
+    if stop.interrupted and archive.finish_reason != "finished":
+        if archive.finish_reason is None:  # stopped at once: no summary was printed
+            print(f"newsarchive crawl: run {run_id} interrupted: resume with "
+                  f"{resume_hint(run_id, archive.layout.root)}", file=sys.stderr)
+        return EXIT_INTERRUPTED, archive.finish_reason
     if stats.seeds_total == 0:
         return EXIT_FATAL, archive.finish_reason
     return exit_code(archive), archive.finish_reason
