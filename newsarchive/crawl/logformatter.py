@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.utils.log import get_scrapy_root_handler
 
 from newsarchive.store.archive import Archive
@@ -39,20 +40,23 @@ class OneLineFailures(logging.Filter):
 
 
 class OneLineLogs:
-    """Extension: puts :class:`OneLineFailures` on Scrapy's root handler unless
-    ``NEWSARCHIVE_TRACEBACKS`` is on (the handler is Scrapy's, installed per crawler)."""
+    """Extension: puts :class:`OneLineFailures` on Scrapy's root log handler when the engine
+    starts (Scrapy installs that handler again once the crawler's settings are applied, after
+    the extensions are built), unless ``NEWSARCHIVE_TRACEBACKS`` is on."""
 
     def __init__(self, crawler: Crawler):
-        self.installed = False
-        if Archive.of(crawler).config.tracebacks:
-            return
+        self.enabled = not Archive.of(crawler).config.tracebacks
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls(crawler)
+        if extension.enabled:
+            crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        return extension
+
+    def engine_started(self) -> None:
         handler = get_scrapy_root_handler()
         if handler is not None and not any(
             isinstance(existing, OneLineFailures) for existing in handler.filters
         ):
             handler.addFilter(OneLineFailures())
-            self.installed = True
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)

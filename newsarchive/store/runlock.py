@@ -17,8 +17,8 @@ import fcntl
 import json
 import os
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 

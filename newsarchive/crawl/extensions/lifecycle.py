@@ -111,6 +111,8 @@ def _interrupted_lines(archive: Archive, reason: str) -> list[str]:
     """How to continue a run a signal stopped (exit code 4, EXIT_INTERRUPTED)."""
     if reason != INTERRUPTED_REASON:
         return []
+    if archive.config.redis_url:
+        return ["  interrupted: the shared frontier keeps the rest; start a worker again"]
     return [f"  interrupted: resume with `newsarchive crawl --resume {archive.run_id} "
             f"-o {archive.layout.root}`"]
 
