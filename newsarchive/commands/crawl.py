@@ -29,6 +29,7 @@ from newsarchive.schedule.runs import (
     prepare_run,
 )
 from newsarchive.store.archive import Archive
+from newsarchive.store.layout import RUN_ID_PATTERN
 
 
 def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -111,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
         overrides = crawl_settings(args)
     except UsageError as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(args.resume, str) and not RUN_ID_PATTERN.fullmatch(args.resume):
+        print(f"newsarchive crawl: --resume RUN_ID: {args.resume!r} is not a run id (a bare "
+              "--resume continues the latest interrupted run; its seeds are the run's)",
+              file=sys.stderr)
         return EXIT_USAGE
     if not args.seeds and not args.resume:
         print("newsarchive crawl: give at least one SEED (URL, URL list or seed document)",

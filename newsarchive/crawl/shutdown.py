@@ -68,8 +68,8 @@ class GracefulStop:
         deferred_from_coro(self.crawler.stop_async())
 
     def _kill(self) -> None:
-        say(f"stopping run {self.run_id} at once; `crawl --resume` continues it from its "
-            "seeds, without fetching again what it archived")
+        say(f"stopping run {self.run_id} at once (resuming it starts again from its seeds, "
+            "without fetching again what it archived)")
         from twisted.internet import reactor
 
         if reactor.running:

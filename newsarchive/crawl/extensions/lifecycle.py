@@ -79,6 +79,7 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
     lines = [
         f"newsarchive run {archive.run_id} finished ({reason})",
         *_interrupted_lines(archive, reason),
+        *_part_lines(archive),
         f"  pages:      {sum(stats.pages.values())} ({statuses})",
         f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived",
         f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
@@ -115,6 +116,14 @@ def _interrupted_lines(archive: Archive, reason: str) -> list[str]:
         return ["  interrupted: the shared frontier keeps the rest; start a worker again"]
     return [f"  interrupted: resume with `newsarchive crawl --resume {archive.run_id} "
             f"-o {archive.layout.root}`"]
+
+
+def _part_lines(archive: Archive) -> list[str]:
+    """A resumed run: the counts below are this part's, the manifest's the whole run's."""
+    if not archive.earlier_parts:
+        return []
+    return [f"  resumed:    part {len(archive.earlier_parts) + 1} of the run; the counts below "
+            "are this part's, the manifest's cover all parts"]
 
 
 def _extraction_failure_lines(archive: Archive) -> list[str]:
