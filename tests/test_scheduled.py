@@ -472,9 +472,9 @@ def test_second_concurrent_run_is_refused_or_waits(site, tmp_path):
         assert "--wait-lock" in second.stderr
         assert time.monotonic() - started < 20
         assert len(list((output / "runs").glob("*.json"))) == 1  # the refused run wrote nothing
+        holder = json.loads(next(iter((output / "runs").glob("*.json"))).read_text())["run_id"]
         waiting = run_newsarchive("crawl", str(seed), "-o", str(output), "--wait-lock")
         assert first.wait(timeout=5) == 0
-        holder = json.loads(next(iter((output / "runs").glob("*.json"))).read_text())["run_id"]
         assert waiting.stderr.count("waiting for run") == 1
         assert f"waiting for run {holder}, pid {first.pid}, since " in waiting.stderr
         assert f"to finish with {output}..." in waiting.stderr
