@@ -11,6 +11,7 @@ like a killed one (newsarchive.schedule.runs).
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from newsarchive.compat.scrapy import engine_scheduler, take_waiting_downloads
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler, CrawlerProcess
+
+logger = logging.getLogger(__name__)
 
 
 class GracefulStop:
@@ -65,6 +68,7 @@ class GracefulStop:
         say(f"stopping run {self.run_id} after the requests in progress "
             "(Ctrl-C again to stop at once)")
         self.requeued = requeue_waiting_downloads(self.crawler)
+        logger.info("%d requests not sent yet went back to the run's queue", self.requeued)
         deferred_from_coro(self.crawler.stop_async())
 
     def _kill(self) -> None:
