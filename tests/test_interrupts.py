@@ -119,6 +119,7 @@ def test_resume_continues_the_named_run_after_another_run(interrupted):
     resumed = interrupted["resumed"]
     assert resumed.returncode == EXIT_OK, resumed.stderr
     assert f"newsarchive run {interrupted['run_id']} finished (finished)" in resumed.stderr
+    assert "resumed:    part 2 of the run;" in resumed.stderr
     output, run_id = interrupted["output"], interrupted["run_id"]
     lines = [json.loads(line) for line in
              (output / "articles" / f"{run_id}.jsonl").read_text().splitlines()]
@@ -214,7 +215,8 @@ def test_failed_request_is_one_line_without_traceback(tmp_path):
     summary_at = next(i for i, line in enumerate(down.stderr.splitlines())
                       if line.startswith("newsarchive run "))
     assert summary_at == len(log)  # nothing but those lines before the summary
-    verbose = run_newsarchive("crawl", "-v", "http://127.0.0.1:9/", "-o", str(tmp_path / "b"))
+    verbose = run_newsarchive("crawl", "-v", "http://127.0.0.1:9/", "-o", str(tmp_path / "b"),
+                              "-s", "RETRY_TIMES=0")
     assert "Traceback" in verbose.stderr
     assert " INFO: " in verbose.stderr
 
@@ -224,16 +226,17 @@ def test_quiet_run_prints_nothing_when_all_is_well(site, tmp_path):
                             "-o", str(tmp_path / "ok"))
     assert quiet.returncode == EXIT_OK
     assert quiet.stderr == ""
-    failed = run_newsarchive("crawl", "-q", "http://127.0.0.1:9/", "-o", str(tmp_path / "down"))
+    failed = run_newsarchive("crawl", "-q", "http://127.0.0.1:9/", "-o", str(tmp_path / "down"),
+                             "-s", "RETRY_TIMES=0")
     assert failed.returncode == EXIT_PARTIAL
     assert "seed failed: http://127.0.0.1:9/" in failed.stderr  # the summary, as it failed
     assert "Traceback" not in failed.stderr
 
 
 def test_progress_lines_in_a_log(site, tmp_path):
-    seed = write_seed_document(site, tmp_path)
-    run = run_newsarchive("crawl", str(seed), "-o", str(tmp_path / "out"), "--progress", *SLOW,
-                          "-s", "NEWSARCHIVE_PROGRESS_LOG_INTERVAL=0.5")
+    run = run_newsarchive("crawl", f"{site.base_url}/index.html", "--depth", "0",
+                          "-o", str(tmp_path / "out"), "--progress", *SLOW,
+                          "-s", "NEWSARCHIVE_PROGRESS_LOG_INTERVAL=0.2")
     assert run.returncode == EXIT_OK, run.stderr
     lines = [line for line in run.stderr.splitlines() if line.startswith("[newsarchive]")]
     assert lines

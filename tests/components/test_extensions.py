@@ -145,6 +145,7 @@ def test_progress_line_when_turned_on(tmp_path: Path, capsys: pytest.CaptureFixt
     line = capsys.readouterr().err
     assert line.count("\n") == 1
     assert "fetched 7" in line and "extracted 5" in line and "errors 1" in line
+    assert "pages: 0 done, 0 queued;" in line
 
 
 class Terminal(io.StringIO):
