@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
 
+from newsarchive.base.exitcodes import EXIT_INTERRUPTED
+
 # subcommand -> module of newsarchive.commands whose run(args) it is
 COMMAND_MODULES = {
     "crawl": "crawl",
@@ -132,7 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = COMMAND_MODULES[args.command]
     if args.command == "crawl" and args.redis:
         name = WORKER_MODULE
-    return import_module(f"newsarchive.commands.{name}").run(args)
+    try:
+        return import_module(f"newsarchive.commands.{name}").run(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling of it (crawl's) is set
+        print(f"newsarchive {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -131,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
     except (RunLocked, LookupError) as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_FATAL
+    except KeyboardInterrupt:  # Ctrl-C while --wait-lock waits: nothing started
+        print("newsarchive crawl: stopped before the run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     try:
         note_interrupted(run, args.output)
         overrides.update(run.settings)
@@ -145,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
         code, reason = run_spider(overrides, run.run_id)
         run.finished(reason)
         return code
+    except KeyboardInterrupt:  # before the crawl's own handlers are in place
+        print(f"newsarchive crawl: run {run.run_id} stopped while starting", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         run.release()
 
@@ -182,11 +188,12 @@ def check_writable(output: Path) -> str | None:
 
 
 def run_spider(overrides: dict[str, object], run_id: str) -> tuple[int, str | None]:
+    stop = GracefulStop(run_id)
+    stop.install()
     process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler("articles")
     process.crawl(crawler)
-    stop = GracefulStop(crawler, run_id)
-    stop.start(process)
+    stop.start(process, crawler)
     archive = Archive.of(crawler)
     stats = archive.stats
     if archive.extraction_unavailable is not None:

@@ -89,11 +89,12 @@ def _run_worker_spider(overrides: dict[str, object]) -> int:
     middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
     middlewares["newsarchive.distributed.middleware.RoundMiddleware"] = 50
     settings.set("SPIDER_MIDDLEWARES", middlewares, priority="cmdline")
+    stop = GracefulStop(str(overrides["NEWSARCHIVE_RUN_ID"]))
+    stop.install()
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(DistributedArticlesSpider)
     process.crawl(crawler)
-    stop = GracefulStop(crawler, str(overrides["NEWSARCHIVE_RUN_ID"]))
-    stop.start(process)
+    stop.start(process, crawler)
     archive = Archive.of(crawler)
     if archive.extraction_unavailable is not None:
         print(unavailable_message(archive.extraction_unavailable), file=sys.stderr)
