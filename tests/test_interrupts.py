@@ -244,3 +244,15 @@ def test_progress_lines_in_a_log(site, tmp_path):
     without = run_newsarchive("crawl", f"{site.base_url}/index.html", "--depth", "0",
                               "-o", str(tmp_path / "out2"))
     assert "[newsarchive]" not in without.stderr  # not a terminal, not asked for
+
+
+def test_signal_while_starting_stops_the_run_once_it_runs(site, tmp_path):
+    output = tmp_path / "out"
+    victim = start_crawl(f"{site.base_url}/index.html", "-o", str(output), *SLOW)
+    # the lock is taken before Scrapy is set up: the signal lands while it starts
+    wait_for(lambda: (output / "state" / "run.lock").exists())
+    victim.send_signal(signal.SIGINT)
+    _, err = victim.communicate(timeout=60)  # no hang: the stop waits for the engine to run
+    assert victim.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err
+    assert "stopping run" in err or "interrupted" in err
