@@ -32,7 +32,7 @@ class OneLineFailures(logging.Filter):
             reason = str(error) or type(error).__name__
             message = record.getMessage()
             if reason not in message:
-                record.msg, record.args = f"{message}: {reason}", None
+                record.msg, record.args = f"{message}: {type(error).__name__}: {reason}", None
         record.exc_info = None
         record.exc_text = None
         record.stack_info = None
