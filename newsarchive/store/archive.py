@@ -347,24 +347,24 @@ class Archive:
         """The manifest's stats of this part of the run (since it started or was resumed)."""
         stats = self.stats
         return {
-                "pages_by_status": dict(stats.pages),
-                "records_by_type": dict(stats.records),
-                "bytes_stored": stats.bytes_stored,
-                "extracted": stats.extracted,
-                "extraction_errors": stats.extraction_errors,
-                "same_extraction_error": _same_error(stats.same_extraction_error),
-                "seeds_total": stats.seeds_total,
-                "seeds_archived": stats.seeds_archived,
-                "seeds_failed": stats.seeds_failed,
-                "changes": dict(stats.changes),
-                "revisits_by_profile": dict(stats.revisits),
-                "not_due": stats.not_due,
-                "edited": stats.edited[:1000],
-                "recovered_at_start": stats.recovered,
-                "unmatched_related_titles": stats.unmatched_titles,
-                "errors": stats.errors[:1000],
-                "errors_total": len(stats.errors),
-            }
+            "pages_by_status": dict(stats.pages),
+            "records_by_type": dict(stats.records),
+            "bytes_stored": stats.bytes_stored,
+            "extracted": stats.extracted,
+            "extraction_errors": stats.extraction_errors,
+            "same_extraction_error": _same_error(stats.same_extraction_error),
+            "seeds_total": stats.seeds_total,
+            "seeds_archived": stats.seeds_archived,
+            "seeds_failed": stats.seeds_failed,
+            "changes": dict(stats.changes),
+            "revisits_by_profile": dict(stats.revisits),
+            "not_due": stats.not_due,
+            "edited": stats.edited[:1000],
+            "recovered_at_start": stats.recovered,
+            "unmatched_related_titles": stats.unmatched_titles,
+            "errors": stats.errors[:1000],
+            "errors_total": len(stats.errors),
+        }
 
     def files_written(self) -> list[str]:
         root = self.layout.root
