@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
 
+from newsarchive.base.exitcodes import EXIT_INTERRUPTED
+
 # subcommand -> module of newsarchive.commands whose run(args) it is
 COMMAND_MODULES = {
     "crawl": "crawl",
@@ -54,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--no-extract", action="store_true", help="WARC only, no text extraction")
     crawl.add_argument("--jsonl-html", action="store_true", help="put the raw page in the JSONL")
     crawl.add_argument("--warc-max-size", type=int, metavar="BYTES", help="rotate WARC files")
-    crawl.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    crawl.add_argument(
+        "--resume", nargs="?", const=True, default=False, metavar="RUN_ID",
+        help="continue the interrupted run RUN_ID (bare: the latest interrupted run)",
+    )
     crawl.add_argument("--redis", metavar="URL", help="distributed mode: shared frontier")
     crawl.add_argument(
         "--proxy", metavar="URL", help="http://[USER:PASSWORD@]HOST:PORT for every request "
@@ -69,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument(
         "--no-requisites", action="store_true", help="do not capture page requisites"
     )
+    crawl.add_argument(
+        "--progress", action="store_true",
+        help="a progress line every 30 s even when stderr is not a terminal (logs)",
+    )
+    _verbosity_options(crawl)
     crawl.add_argument(
         "-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
         help="any Scrapy or NEWSARCHIVE_* setting",
@@ -123,6 +133,18 @@ def _count(minimum: int):
     return parse
 
 
+def _verbosity_options(parser: argparse.ArgumentParser) -> None:
+    quiet_or_verbose = parser.add_mutually_exclusive_group()
+    quiet_or_verbose.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log Scrapy's progress and full tracebacks (-vv: debug)",
+    )
+    quiet_or_verbose.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="errors only; the summary only if the run did not end cleanly (cron)",
+    )
+
+
 def _output_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, default=Path("output"), help="archive root (default ./output)"
@@ -138,7 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = COMMAND_MODULES[args.command]
     if args.command == "crawl" and args.redis:
         name = WORKER_MODULE
-    return import_module(f"newsarchive.commands.{name}").run(args)
+    try:
+        return import_module(f"newsarchive.commands.{name}").run(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling of it (crawl's) is set
+        print(f"newsarchive {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

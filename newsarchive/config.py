@@ -52,6 +52,9 @@ class Config:
     revisit_backoff: float = 2.0
     wait_lock: bool = False
     resume: bool = False
+    progress_log_interval: float = 30.0  # seconds between progress lines in a log (--progress)
+    tracebacks: bool = False  # full tracebacks in the log; else one line per failure
+    quiet: bool = False  # summary only when the run did not end cleanly
     retry_after_max: float = 120.0  # seconds; a longer Retry-After is not waited for
     redis_url: str | None = None  # distributed mode (docs/distributed.md)
     redis_prefix: str = "newsarchive"
@@ -98,6 +101,9 @@ class Config:
             revisit_backoff=max(1.0, settings.getfloat("NEWSARCHIVE_REVISIT_BACKOFF", 2.0)),
             wait_lock=settings.getbool("NEWSARCHIVE_WAIT_LOCK"),
             resume=settings.getbool("NEWSARCHIVE_RESUME"),
+            progress_log_interval=settings.getfloat("NEWSARCHIVE_PROGRESS_LOG_INTERVAL", 30.0),
+            tracebacks=settings.getbool("NEWSARCHIVE_TRACEBACKS"),
+            quiet=settings.getbool("NEWSARCHIVE_QUIET"),
             retry_after_max=settings.getfloat("NEWSARCHIVE_RETRY_AFTER_MAX", 120.0),
             redis_url=settings.get("NEWSARCHIVE_REDIS_URL") or None,
             redis_prefix=settings.get("NEWSARCHIVE_REDIS_PREFIX") or "newsarchive",

@@ -26,7 +26,10 @@ NEWSARCHIVE_MAX_PAGES = 0  # stop after this many candidate articles (0 = no lim
 NEWSARCHIVE_CONTACT_URL = "https://github.com/newsarchive/newsarchive"
 NEWSARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record
 NEWSARCHIVE_PROGRESS = None  # live progress on stderr; None = only when stderr is a terminal
-NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between progress lines
+NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on a terminal
+NEWSARCHIVE_PROGRESS_LOG_INTERVAL = 30.0  # seconds between progress lines in a log (--progress)
+NEWSARCHIVE_TRACEBACKS = False  # full tracebacks in the log (crawl -v); else one line per failure
+NEWSARCHIVE_QUIET = False  # crawl -q: summary only when the run did not end cleanly
 NEWSARCHIVE_RUN_ID = None  # set by the CLI; generated when missing
 # None: block private addresses unless a seed is private (capture/addresses.py)
 NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None
@@ -136,4 +139,5 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "newsarchive.crawl.extensions.lifecycle.RunLifecycle": 100,
     "newsarchive.crawl.extensions.progress.Progress": 200,
+    "newsarchive.crawl.logformatter.OneLineLogs": 0,
 }

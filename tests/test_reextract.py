@@ -121,4 +121,5 @@ def test_resume_ignores_reextraction_manifests(tmp_path: Path) -> None:
              "started": "2026-11-27T11:00:00Z"}
     for manifest in (killed, later):
         (layout.runs / f"{manifest['run_id']}.json").write_text(json.dumps(manifest))
+    (layout.state / "jobs" / killed["run_id"]).mkdir(parents=True)  # its job state is kept
     assert resumable_run(layout)["run_id"] == killed["run_id"]

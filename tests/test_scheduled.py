@@ -405,7 +405,7 @@ def test_interrupted_run_left_what_its_signal_allows(killed_and_resumed):
         assert killed_and_resumed["open_files"]  # recovered by the resumed run
         assert not killed_and_resumed["saved_queues"]  # Scrapy never closed its queue
     else:
-        assert killed_and_resumed["victim_rc"] in (0, 3)  # a graceful stop: summary, manifest
+        assert killed_and_resumed["victim_rc"] == 4  # a graceful stop: EXIT_INTERRUPTED
         assert not killed_and_resumed["open_files"]
         assert killed_and_resumed["saved_queues"]  # Scrapy's JOBDIR queue, for --resume
 
@@ -472,8 +472,12 @@ def test_second_concurrent_run_is_refused_or_waits(site, tmp_path):
         assert "--wait-lock" in second.stderr
         assert time.monotonic() - started < 20
         assert len(list((output / "runs").glob("*.json"))) == 1  # the refused run wrote nothing
+        holder = json.loads(next(iter((output / "runs").glob("*.json"))).read_text())["run_id"]
         waiting = run_newsarchive("crawl", str(seed), "-o", str(output), "--wait-lock")
         assert first.wait(timeout=5) == 0
+        assert waiting.stderr.count("waiting for run") == 1
+        assert f"waiting for run {holder}, pid {first.pid}, since " in waiting.stderr
+        assert f"to finish with {output}..." in waiting.stderr
     finally:
         if first.poll() is None:
             first.kill()

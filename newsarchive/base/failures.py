@@ -26,3 +26,8 @@ def describe_os_error(exc: OSError, path: object | None = None) -> str:
     where = path or exc.filename
     reason = exc.strerror or str(exc)
     return f"cannot write the archive: {reason}" + (f" ({where})" if where else "")
+
+
+class RunStopping(IgnoreRequest):
+    """A request a stopping run had not sent yet: it went back to the run's queue (for
+    ``crawl --resume``), so its errback records nothing."""

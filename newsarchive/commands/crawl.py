@@ -13,13 +13,26 @@ from scrapy.exceptions import NotSupported
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
-from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from newsarchive.base.exitcodes import (
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+)
 from newsarchive.base.urls import redact_credentials
 from newsarchive.capture.proxies import Proxy
 from newsarchive.config import parse_duration
 from newsarchive.crawl.seeds import SEED_FORMS, load_seeds
-from newsarchive.schedule.runs import RunLocked, prepare_run
+from newsarchive.crawl.shutdown import GracefulStop
+from newsarchive.schedule.runs import (
+    PreparedRun,
+    RunLocked,
+    interrupted_description,
+    prepare_run,
+)
 from newsarchive.store.archive import Archive
+from newsarchive.store.layout import RUN_ID_PATTERN
 
 
 def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -30,7 +43,7 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
         "NEWSARCHIVE_SEEDS": [
             seed if os.path.lexists(seed) else redact_credentials(seed) for seed in args.seeds
         ],
-        "LOG_LEVEL": "WARNING",
+        **verbosity_settings(args),
     }
     if args.depth is not None:
         settings["NEWSARCHIVE_DEPTH"] = args.depth
@@ -65,8 +78,22 @@ def crawl_settings(args: argparse.Namespace) -> dict[str, object]:
         except NotSupported as exc:
             raise UsageError(f"--proxy: {exc}") from None
         settings["NEWSARCHIVE_PROXY"] = args.proxy
+    if args.progress:
+        settings["NEWSARCHIVE_PROGRESS"] = True
     settings.update(setting_pairs(args.settings))
     return settings
+
+
+def verbosity_settings(args: argparse.Namespace) -> dict[str, object]:
+    """Default: warnings and errors, one line per failed request. ``-q``: errors, and the
+    summary only if the run did not end cleanly. ``-v``: Scrapy's INFO log and full
+    tracebacks; ``-vv``: DEBUG."""
+    if args.quiet:
+        return {"LOG_LEVEL": "ERROR", "NEWSARCHIVE_QUIET": True}
+    if args.verbose:
+        level = "INFO" if args.verbose == 1 else "DEBUG"
+        return {"LOG_LEVEL": level, "NEWSARCHIVE_TRACEBACKS": True}
+    return {"LOG_LEVEL": "WARNING"}
 
 
 def setting_pairs(pairs: list[str]) -> dict[str, str]:
@@ -98,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if isinstance(args.resume, str) and not RUN_ID_PATTERN.fullmatch(args.resume):
+        print(f"newsarchive crawl: --resume RUN_ID: {args.resume!r} is not a run id (a bare "
+              "--resume continues the latest interrupted run; its seeds are the run's)",
+              file=sys.stderr)
+        return EXIT_USAGE
     if not args.seeds and not args.resume:
         print("newsarchive crawl: give at least one SEED (URL, URL list or seed document)",
               file=sys.stderr)
@@ -107,11 +139,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"newsarchive crawl: {problem}", file=sys.stderr)
         return EXIT_FATAL
     try:
-        run = prepare_run(args.output, args.resume, args.wait_lock)
+        run = prepare_run(args.output, args.resume, args.wait_lock, on_wait=say_waiting(args))
     except (RunLocked, LookupError) as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_FATAL
+    except KeyboardInterrupt:  # Ctrl-C while --wait-lock waits: nothing started
+        print("newsarchive crawl: stopped before the run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     try:
+        note_interrupted(run, args.output)
         overrides.update(run.settings)
         if not args.seeds:
             overrides["NEWSARCHIVE_SEEDS"] = run.seeds
@@ -122,11 +158,36 @@ def run(args: argparse.Namespace) -> int:
             print(f"newsarchive crawl: no usable seed: nothing to crawl ({SEED_FORMS})",
                   file=sys.stderr)
             return EXIT_FATAL
-        code, reason = run_spider(overrides)
+        code, reason = run_spider(overrides, run.run_id)
         run.finished(reason)
         return code
+    except KeyboardInterrupt:  # before the crawl's own handlers are in place
+        print(f"newsarchive crawl: run {run.run_id} stopped while starting", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         run.release()
+
+
+def say_waiting(args: argparse.Namespace):
+    """What ``--wait-lock`` prints, once, when it has to wait."""
+    def say(holder: str) -> None:
+        print(f"newsarchive crawl: waiting for {holder} to finish with {args.output}...",
+              file=sys.stderr, flush=True)
+    return say
+
+
+def note_interrupted(run: PreparedRun, output: Path) -> None:
+    """A new run says that an interrupted one could be continued (and runs anyway)."""
+    if run.interrupted is None:
+        return
+    run_id = run.interrupted["run_id"]
+    print(f"newsarchive crawl: note: run {interrupted_description(run.interrupted)} was not "
+          f"finished: `newsarchive crawl --resume {run_id} -o {output}` continues it",
+          file=sys.stderr)
+
+
+def resume_hint(run_id: str, output: object) -> str:
+    return f"`newsarchive crawl --resume {run_id} -o {output}`"
 
 
 def check_writable(output: Path) -> str | None:
@@ -139,11 +200,13 @@ def check_writable(output: Path) -> str | None:
     return None
 
 
-def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
+def run_spider(overrides: dict[str, object], run_id: str) -> tuple[int, str | None]:
+    stop = GracefulStop(run_id)
+    stop.install()
     process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler("articles")
     process.crawl(crawler)
-    process.start()
+    stop.start(process, crawler)
     archive = Archive.of(crawler)
     stats = archive.stats
     if archive.extraction_unavailable is not None:
@@ -154,6 +217,11 @@ def run_spider(overrides: dict[str, object]) -> tuple[int, str | None]:
               f"free space or fix permissions, then `newsarchive repair -o {archive.layout.root}`",
               file=sys.stderr)
         return EXIT_FATAL, archive.finish_reason
+    if stop.interrupted and archive.finish_reason != "finished":
+        if archive.finish_reason is None:  # stopped at once: no summary was printed
+            print(f"newsarchive crawl: run {run_id} interrupted: resume with "
+                  f"{resume_hint(run_id, archive.layout.root)}", file=sys.stderr)
+        return EXIT_INTERRUPTED, archive.finish_reason
     if stats.seeds_total == 0:
         return EXIT_FATAL, archive.finish_reason
     return exit_code(archive), archive.finish_reason

@@ -8,7 +8,7 @@ import sys
 import redis
 from scrapy.crawler import CrawlerProcess
 
-from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_USAGE
+from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_USAGE
 from newsarchive.base.urls import redact_url
 from newsarchive.commands.crawl import (
     UsageError,
@@ -16,10 +16,12 @@ from newsarchive.commands.crawl import (
     crawl_settings,
     exit_code,
     project_settings,
+    say_waiting,
     unavailable_message,
 )
 from newsarchive.config import Config
 from newsarchive.crawl.seeds import load_seeds
+from newsarchive.crawl.shutdown import GracefulStop
 from newsarchive.distributed.connection import RedisKeys, connect, reserve_run_id, worker_settings
 from newsarchive.distributed.seeding import push_seeds
 from newsarchive.distributed.spider import DistributedArticlesSpider
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     layout = Layout(args.output)
     try:
         lock = RunLock.acquire(layout.state, str(overrides["NEWSARCHIVE_RUN_ID"]),
-                               wait=args.wait_lock, shared=True)
+                               wait=args.wait_lock, shared=True, on_wait=say_waiting(args))
     except RunLocked as exc:
         print(f"newsarchive crawl: {exc}", file=sys.stderr)
         return EXIT_FATAL
@@ -87,10 +89,12 @@ def _run_worker_spider(overrides: dict[str, object]) -> int:
     middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
     middlewares["newsarchive.distributed.middleware.RoundMiddleware"] = 50
     settings.set("SPIDER_MIDDLEWARES", middlewares, priority="cmdline")
+    stop = GracefulStop(str(overrides["NEWSARCHIVE_RUN_ID"]))
+    stop.install()
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(DistributedArticlesSpider)
     process.crawl(crawler)
-    process.start()
+    stop.start(process, crawler)
     archive = Archive.of(crawler)
     if archive.extraction_unavailable is not None:
         print(unavailable_message(archive.extraction_unavailable), file=sys.stderr)
@@ -98,6 +102,8 @@ def _run_worker_spider(overrides: dict[str, object]) -> int:
     if archive.fatal is not None:
         print(f"newsarchive crawl: {archive.fatal}; stopped", file=sys.stderr)
         return EXIT_FATAL
+    if stop.interrupted and archive.finish_reason != "finished":
+        return EXIT_INTERRUPTED  # the shared frontier keeps the rest: start a worker again
     return exit_code(archive)
 
 

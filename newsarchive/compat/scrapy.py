@@ -49,6 +49,7 @@ __all__ = [
     "hold_download_slot",
     "on_request_finished",
     "poll_idle_engine",
+    "take_waiting_downloads",
     "use_offline_public_suffixes",
 ]
 
@@ -123,6 +124,23 @@ def on_request_finished(
 
     slot.remove_request = remove_request
     return True
+
+
+def take_waiting_downloads(crawler: Crawler, version: str = scrapy.__version__) -> list[Any]:
+    """Take the requests waiting in the downloader's per-host queues (past the middlewares, not
+    yet sent: a polite crawl holds up to CONCURRENT_REQUESTS there, sent one per download delay)
+    as ``(request, deferred)`` pairs; the caller must fire each deferred. ``Downloader.slots``
+    and ``Slot.queue`` are unprefixed but undocumented. Empty outside the verified range."""
+    downloader = getattr(crawler.engine, "downloader", None)
+    slots = getattr(downloader, "slots", None)
+    if not isinstance(slots, dict) or not VERIFIED.allows(version, "downloader queues at stop"):
+        return []
+    taken = []
+    for slot in slots.values():
+        queue = getattr(slot, "queue", None)
+        while queue:
+            taken.append(queue.popleft())
+    return taken
 
 
 def use_offline_public_suffixes(

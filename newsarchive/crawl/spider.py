@@ -15,6 +15,7 @@ import scrapy
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from newsarchive.base.failures import RunStopping
 from newsarchive.base.mediatypes import is_html
 from newsarchive.base.meta import (
     CAPTURE_META_KEY,
@@ -298,6 +299,8 @@ class BaseArticlesSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:
         request = failure.request
+        if failure.check(RunStopping):  # not sent: back in the queue for --resume
+            return
         if request.meta.get(DISCOVERY_META_KEY):
             self.archive.stats.errors.append(f"{request.url}: {_describe_failure(failure)}")
             return

@@ -130,6 +130,9 @@ class Archive:
         self.lock: RunLock | None = None
         self.written_urls: set[str] = set()  # JSONL lines this run wrote before a resume
         self.resumed_at: list[str] = []
+        self.part_started = self.started  # this part's start (a resumed run has several)
+        self.earlier_parts: list[dict[str, Any]] = []  # the parts before a resume
+        self.earlier_stats: dict[str, Any] = {}  # their stats, added to this part's
         self.finish_reason: str | None = None  # Scrapy's close reason, once closed
         self._earlier_files: list[str] = []  # WARC files of this run written before a resume
         self._files_seen: set[str] = set()
@@ -207,6 +210,17 @@ class Archive:
                 Path(name).name for name in earlier.get("files", []) if name.startswith("warc/")
             ]
             self._files_seen.update(self._earlier_files)
+            self.earlier_parts = earlier.get("parts") or [_part(earlier)]
+            if earlier.get("finish_reason") == "shutdown":
+                # stopped gracefully: its queue goes on, so its pages are not seen again. A
+                # killed part's stats are only a snapshot, and the resumed part walks again
+                # from the seeds, counting what the killed part archived as it goes.
+                self.earlier_stats = earlier.get("stats") or {}
+
+    def counted_before(self, url: str) -> bool:
+        """Whether an earlier part of this run counted the page already (its stats are added to
+        this part's; a resumed run fetches its seeds again)."""
+        return bool(self.earlier_stats) and url in self.written_urls
 
     def release(self) -> None:
         """Give up the run lock (after the manifest is written)."""
@@ -324,7 +338,9 @@ class Archive:
         )
 
     def manifest(self, finished: datetime | None = None) -> dict[str, Any]:
-        stats = self.stats
+        this_part = {"started": _iso(self.part_started),
+                     "finished": _iso(finished) if finished else None,
+                     "finish_reason": self.finish_reason}
         return {
             "run_id": self.run_id,
             "started": _iso(self.started),
@@ -335,30 +351,37 @@ class Archive:
             "seeds": self.seeds,
             "settings": self.settings_snapshot,
             "versions": package_versions(),
-            "proxies": {**self.proxies, "used": sorted(stats.proxies_used)},
-            "stats": {
-                "pages_by_status": dict(stats.pages),
-                "records_by_type": dict(stats.records),
-                "bytes_stored": stats.bytes_stored,
-                "extracted": stats.extracted,
-                "extraction_errors": stats.extraction_errors,
-                "same_extraction_error": _same_error(stats.same_extraction_error),
-                "seeds_total": stats.seeds_total,
-                "seeds_archived": stats.seeds_archived,
-                "seeds_failed": stats.seeds_failed,
-                "seeds_invalid": stats.seeds_invalid[:1000],
-                "seeds_not_fetched": stats.seeds_not_fetched,
-                "changes": dict(stats.changes),
-                "revisits_by_profile": dict(stats.revisits),
-                "revisits_in_run": stats.revisits_in_run,
-                "not_due": stats.not_due,
-                "edited": stats.edited[:1000],
-                "recovered_at_start": stats.recovered,
-                "unmatched_related_titles": stats.unmatched_titles,
-                "errors": stats.errors[:1000],
-                "errors_total": len(stats.errors),
-            },
+            "proxies": {**self.proxies, "used": sorted(self.stats.proxies_used)},
+            # a resumed run's parts (one per start), oldest first; "stats" counts all of them
+            "parts": [*self.earlier_parts, this_part],
+            "stats": add_stats(self.earlier_stats, self.part_stats()),
             "files": self.files_written(),
+        }
+
+    def part_stats(self) -> dict[str, Any]:
+        """The manifest's stats of this part of the run (since it started or was resumed)."""
+        stats = self.stats
+        return {
+            "pages_by_status": dict(stats.pages),
+            "records_by_type": dict(stats.records),
+            "bytes_stored": stats.bytes_stored,
+            "extracted": stats.extracted,
+            "extraction_errors": stats.extraction_errors,
+            "same_extraction_error": _same_error(stats.same_extraction_error),
+            "seeds_total": stats.seeds_total,
+            "seeds_archived": stats.seeds_archived,
+            "seeds_failed": stats.seeds_failed,
+            "seeds_invalid": stats.seeds_invalid[:1000],
+            "seeds_not_fetched": stats.seeds_not_fetched,
+            "changes": dict(stats.changes),
+            "revisits_by_profile": dict(stats.revisits),
+            "revisits_in_run": stats.revisits_in_run,
+            "not_due": stats.not_due,
+            "edited": stats.edited[:1000],
+            "recovered_at_start": stats.recovered,
+            "unmatched_related_titles": stats.unmatched_titles,
+            "errors": stats.errors[:1000],
+            "errors_total": len(stats.errors),
         }
 
     def files_written(self) -> list[str]:
@@ -426,6 +449,39 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return versions
+
+
+# a resumed run loads its seeds again: these describe its seeds as the current part found them
+PER_PART_STATS = ("seeds_total", "seeds_invalid", "seeds_not_fetched", "same_extraction_error")
+
+
+def add_stats(earlier: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The stats of a run's earlier parts plus its current part's: counts added, lists
+    joined; PER_PART_STATS are the current part's."""
+    total = dict(current)
+    for key, value in earlier.items():
+        now = current.get(key)
+        if key in PER_PART_STATS or now is None:
+            continue
+        if isinstance(now, dict) and isinstance(value, dict):
+            total[key] = dict(Counter(value) + Counter(now)) if _counts(value, now) else now
+        elif isinstance(now, list) and isinstance(value, list):
+            joined = [*value, *(item for item in now if item not in value)]
+            total[key] = joined[:1000] if key in ("errors", "edited") else joined
+        elif isinstance(now, int) and isinstance(value, int):
+            total[key] = value + now
+    # a resumed run fetches its seeds again: each is archived once
+    total["seeds_archived"] = min(total.get("seeds_archived", 0), total.get("seeds_total", 0))
+    return total
+
+
+def _counts(*mappings: dict[str, Any]) -> bool:
+    return all(isinstance(v, int) for mapping in mappings for v in mapping.values())
+
+
+def _part(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The one part of a run that was never resumed, from its manifest."""
+    return {key: manifest.get(key) for key in ("started", "finished", "finish_reason")}
 
 
 def _same_error(same: SameExtractionError | None) -> dict[str, Any] | None:

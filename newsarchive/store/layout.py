@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+RUN_ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]+")  # what new_run_id makes
 
 
 def new_run_id(now: datetime | None = None) -> str:

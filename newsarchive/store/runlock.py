@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -46,9 +47,11 @@ class RunLock:
         wait: bool = False,
         timeout: float | None = None,
         shared: bool = False,
+        on_wait: Callable[[str], None] | None = None,
     ) -> RunLock:
         """Take the lock (or share the one this process holds); RunLocked if another has it.
-        ``shared``: a distributed worker's lock, compatible with other workers' only."""
+        ``shared``: a distributed worker's lock, compatible with other workers' only.
+        ``on_wait(holder)``: called once when ``wait`` has to wait, with who holds the lock."""
         path = (state_dir / LOCK_NAME).resolve()
         held = cls._held.get(path)
         if held is not None:
@@ -69,6 +72,9 @@ class RunLock:
                         f"another newsarchive run is writing to {state_dir.parent} ({holder}); "
                         "not starting. Use --wait-lock to wait for it to finish."
                     ) from None
+                if on_wait is not None:
+                    on_wait(_describe_holder(path))
+                    on_wait = None
                 time.sleep(WAIT_POLL)
         if not shared:  # shared holders are many: the file names none of them
             _write_holder(fd, run_id)

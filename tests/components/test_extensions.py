@@ -9,6 +9,7 @@ import asyncio
 import fcntl
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from scrapy.crawler import Crawler
 
 from newsarchive.crawl.extensions.lifecycle import RunLifecycle
 from newsarchive.crawl.extensions.progress import Progress
+from newsarchive.crawl.logformatter import OneLineFailures
 from newsarchive.store.archive import Archive
 from newsarchive.store.runlock import LOCK_NAME, RunLocked
 from spiders.articles import ArticlesSpider
@@ -145,8 +147,31 @@ def test_progress_line_when_turned_on(tmp_path: Path, capsys: pytest.CaptureFixt
     line = capsys.readouterr().err
     assert line.count("\n") == 1
     assert "fetched 7" in line and "extracted 5" in line and "errors 1" in line
+    assert "pages: 0 done, 0 queued;" in line
 
 
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+def test_one_line_failures_keep_the_reason_and_drop_the_traceback() -> None:
+    def record_of(message: str, *args: object) -> logging.LogRecord:
+        try:
+            raise ConnectionRefusedError("Connect call failed ('127.0.0.1', 9)")
+        except ConnectionRefusedError:
+            return logging.LogRecord("scrapy.core.scraper", logging.ERROR, __file__, 1,
+                                     message, args, sys.exc_info())
+
+    handler_format = logging.Formatter("%(levelname)s: %(message)s")
+    without_reason = record_of("Spider error processing %s", "<GET http://127.0.0.1:9/>")
+    assert OneLineFailures().filter(without_reason)
+    assert handler_format.format(without_reason) == (
+        "ERROR: Spider error processing <GET http://127.0.0.1:9/>: ConnectionRefusedError: "
+        "Connect call failed ('127.0.0.1', 9)"
+    )
+    with_reason = record_of("Error downloading %s: Connect call failed ('127.0.0.1', 9)",
+                            "<GET http://127.0.0.1:9/>")
+    assert OneLineFailures().filter(with_reason)
+    assert "\n" not in handler_format.format(with_reason)
+    assert handler_format.format(with_reason).count("Connect call failed") == 1

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 ARCHIVE_WRITE_FAILED = "archive_write_failed"  # Scrapy close reason
+INTERRUPTED_REASON = "shutdown"  # Scrapy's close reason when the crawler is stopped (a signal)
 
 
 class RunLifecycle:
@@ -61,7 +62,15 @@ class RunLifecycle:
             return  # writing anything more (a manifest, a summary's claims) is pointless
         path = self.archive.write_manifest(datetime.now(UTC))
         self.archive.release()
-        print(summary_text(self.archive, reason, path), file=sys.stderr)
+        if not (self.archive.config.quiet and ended_cleanly(self.archive, reason)):
+            print(summary_text(self.archive, reason, path), file=sys.stderr)
+
+
+def ended_cleanly(archive: Archive, reason: str) -> bool:
+    """Ran to its end with every seed archived (exit 0): ``crawl -q`` prints no summary."""
+    stats = archive.stats
+    return (reason == "finished" and stats.seeds_total > 0 and not stats.seeds_failed
+            and stats.same_extraction_error is None)
 
 
 def summary_text(archive: Archive, reason: str, manifest_path) -> str:
@@ -70,6 +79,8 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
     warcs = [f for f in archive.files_written() if f.startswith("warc/")]
     lines = [
         f"newsarchive run {archive.run_id} finished ({reason})",
+        *_interrupted_lines(archive, reason),
+        *_part_lines(archive),
         f"  pages:      {sum(stats.pages.values())} ({statuses})",
         f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived{_seeds_note(stats)}",
         f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
@@ -101,6 +112,24 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         if len(stats.errors) > 20:
             lines.append(f"    ... {len(stats.errors) - 20} more in the manifest")
     return "\n".join(lines)
+
+
+def _interrupted_lines(archive: Archive, reason: str) -> list[str]:
+    """How to continue a run a signal stopped (exit code 4, EXIT_INTERRUPTED)."""
+    if reason != INTERRUPTED_REASON:
+        return []
+    if archive.config.redis_url:
+        return ["  interrupted: the shared frontier keeps the rest; start a worker again"]
+    return [f"  interrupted: resume with `newsarchive crawl --resume {archive.run_id} "
+            f"-o {archive.layout.root}`"]
+
+
+def _part_lines(archive: Archive) -> list[str]:
+    """A resumed run: the counts below are this part's, the manifest's the whole run's."""
+    if not archive.earlier_parts:
+        return []
+    return [f"  resumed:    part {len(archive.earlier_parts) + 1} of the run; the counts below "
+            "are this part's, the manifest's cover all parts"]
 
 
 def _extraction_failure_lines(archive: Archive) -> list[str]:

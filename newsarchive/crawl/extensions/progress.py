@@ -1,4 +1,7 @@
-"""The progress extension: one line on stderr every few seconds while crawling."""
+"""The progress extension: one line on stderr every few seconds while crawling.
+
+On a terminal by default, every NEWSARCHIVE_PROGRESS_INTERVAL seconds; with ``crawl --progress``
+(NEWSARCHIVE_PROGRESS) also in a log, every NEWSARCHIVE_PROGRESS_LOG_INTERVAL seconds."""
 
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ class Progress:
         self.crawler = crawler
         self.archive = Archive.of(crawler)
         config = self.archive.config
-        self.enabled = config.progress if config.progress is not None else sys.stderr.isatty()
-        self.interval = config.progress_interval
+        terminal = sys.stderr.isatty()
+        self.enabled = config.progress if config.progress is not None else terminal
+        self.interval = config.progress_interval if terminal else config.progress_log_interval
         self._loop: task.LoopingCall | None = None
         self._started = time.monotonic()
 
@@ -58,7 +62,8 @@ class Progress:
         queued = len(scheduler) if scheduler is not None else 0
         pages = self.archive.stats
         print(
-            f"[newsarchive] fetched {fetched} ({fetched / elapsed:.1f}/s), queued {queued}, "
+            f"[newsarchive] {time.strftime('%H:%M:%S')} pages: {sum(pages.pages.values())} done, "
+            f"{queued} queued; fetched {fetched} ({fetched / elapsed:.1f}/s), "
             f"extracted {pages.extracted}, errors {len(pages.errors)}",
             file=sys.stderr,
             flush=True,

@@ -36,7 +36,8 @@ class ArchivePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
             return item
-        self._count(item)
+        if not self.archive.counted_before(item.url):
+            self._count(item)
         if item.url in self.archive.written_urls:
             return item  # resumed run: its line is written already
         state = self.archive.state
