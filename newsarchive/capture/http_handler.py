@@ -85,6 +85,7 @@ class RawCaptureDownloadHandler:
         # so that a busy host's connections are reused, not reopened for most requests
         self._max_idle = max(MIN_IDLE_PER_HOST, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self._address_policy = AddressPolicy.from_crawler(crawler)
+        self._lookups: dict[tuple[str, int], asyncio.Future] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -178,9 +179,8 @@ class RawCaptureDownloadHandler:
         return _Connection(reader, writer, protocol, ip)
 
     async def _resolve(self, host: str, port: int, request: Request) -> str:
-        loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = await self._getaddrinfo(host, port)
         except socket.gaierror as exc:
             raise CannotResolveHostError(f"DNS lookup of {host} failed: {exc}") from exc
         for *_, sockaddr in infos:
@@ -190,6 +190,24 @@ class RawCaptureDownloadHandler:
                 return ip
             raise BlockedAddressError(f"{request.url}: {host} resolves to {ip}, {reason}")
         raise CannotResolveHostError(f"DNS lookup of {host} returned no address")
+
+    def _getaddrinfo(self, host: str, port: int) -> asyncio.Future:
+        """The lookup of host:port, shared by the requests that need it at the same time: a
+        host's requisites, asked for together, would otherwise each wait for the resolver
+        (seconds per lookup where it drops queries, for a host that does not exist)."""
+        key = (host, port)
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            loop = asyncio.get_running_loop()
+            lookup = asyncio.ensure_future(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(key, done))
+        return asyncio.shield(lookup)  # a request timing out does not cancel the others' lookup
+
+    def _lookup_done(self, key: tuple[str, int], lookup: asyncio.Future) -> None:
+        self._lookups.pop(key, None)
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here too: every waiter may have timed out
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()

@@ -66,6 +66,19 @@ class RunStats:
     not_due: int = 0  # known articles skipped by the revisit policy
     edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
     recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
+    # host (or host:port) -> {"reason", "requests_not_sent"}: hosts dead for the rest of the run
+    dead_hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def host_dead(self, host: str, reason: str) -> None:
+        self.dead_hosts.setdefault(host, {"reason": reason, "requests_not_sent": 0})
+
+    def dead_host_request(self, host: str) -> None:
+        """A request failed without being sent: its host was found dead before."""
+        self.dead_hosts[host]["requests_not_sent"] += 1
+
+    @property
+    def dead_host_requests(self) -> int:
+        return sum(entry["requests_not_sent"] for entry in self.dead_hosts.values())
 
     def extraction_done(self, extraction: dict[str, Any]) -> None:
         """Count a page that went to extraction, by its outcome."""
@@ -339,6 +352,7 @@ class Archive:
                 "unmatched_related_titles": stats.unmatched_titles,
                 "errors": stats.errors[:1000],
                 "errors_total": len(stats.errors),
+                "dead_hosts": [{"host": host, **entry} for host, entry in stats.dead_hosts.items()],
             },
             "files": self.files_written(),
         }

@@ -89,12 +89,26 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         lines.append(f"  seed failed: {failed}")
     for unmatched in stats.unmatched_titles:
         lines.append(f"  unmatched related title: {unmatched['title']!r} (on {unmatched['seed']})")
+    lines.extend(_dead_host_lines(stats))
     if stats.errors:
         lines.append(f"  errors:     {len(stats.errors)}")
         lines.extend(f"    {error}" for error in stats.errors[:20])
         if len(stats.errors) > 20:
             lines.append(f"    ... {len(stats.errors) - 20} more in the manifest")
     return "\n".join(lines)
+
+
+def _dead_host_lines(stats, shown: int = 10) -> list[str]:
+    """Hosts that did not resolve or refused connections, the first `shown` named."""
+    if not stats.dead_hosts:
+        return []
+    lines = [f"  dead hosts: {len(stats.dead_hosts):,} "
+             f"({stats.dead_host_requests:,} requests not sent)"]
+    lines.extend(f"    {host}: {entry['reason']}"
+                 for host, entry in list(stats.dead_hosts.items())[:shown])
+    if len(stats.dead_hosts) > shown:
+        lines.append(f"    ... {len(stats.dead_hosts) - shown} more in the manifest")
+    return lines
 
 
 def _extraction_failure_lines(archive: Archive) -> list[str]:

@@ -1,0 +1,186 @@
+"""``python -m bench.deadhosts``: pages whose requisites sit on hosts that do not resolve.
+
+Issue 14: a crawl whose stylesheets, images and scripts point at a few hundred hosts that no
+longer exist must finish within 1.5x the time of the same crawl with ``--no-requisites``.
+The site: ``--pages`` article pages (and a home page linking them) on 127.0.0.1, each
+referencing ``--per-page`` requisites (<img>, <link rel=stylesheet>, <script src>) spread over
+``--hosts`` distinct hosts under ``.invalid`` (reserved: never resolves, RFC 6761). Both crawls
+run with the crawl's defaults (robots.txt, retries, AutoThrottle); the ratio is printed and
+checked against ``LIMIT``. Also measured: the resolver alone, looking up as many fresh names
+under ``.invalid`` with asyncio's default executor as the crawl's handler does (the floor the
+crawl cannot go below: a resolver that drops queries makes each lost one cost its timeout).
+Host names carry a fresh random label each run, so no resolver cache answers for them.
+
+    python -m bench.deadhosts [--pages 60] [--hosts 300] [--per-page 10] [--timeout 180]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.measure import Measurement, run
+from bench.runs import NEWSARCHIVE, REPO
+from bench.serve import SiteServer
+
+LIMIT = 1.5  # with requisites / without, at most
+PARAGRAPH = (
+    "The council met on Tuesday evening to discuss the budget for the coming year, and members "
+    "from every ward asked for the road repairs promised two winters ago to be scheduled at last. "
+)
+
+
+def requisite_hosts(count: int, salt: str = "") -> list[str]:
+    return [f"cdn{i}{salt}.gone-{i % 17}.invalid" for i in range(count)]
+
+
+def resolver_floor(count: int) -> float:
+    """Seconds to look up `count` fresh .invalid names at once, as the crawl's handler does."""
+
+    async def lookup(host: str) -> None:
+        try:
+            await asyncio.get_running_loop().getaddrinfo(host, 80, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            pass
+
+    async def all_of(hosts: list[str]) -> None:
+        await asyncio.gather(*(lookup(host) for host in hosts))
+
+    started = time.monotonic()
+    asyncio.run(all_of(requisite_hosts(count, "-" + secrets.token_hex(4))))
+    return time.monotonic() - started
+
+
+def _article(index: int, hosts: list[str], per_page: int) -> str:
+    tags = []
+    for k in range(per_page):
+        host = hosts[(index * per_page + k) % len(hosts)]
+        if k % 3 == 0:
+            tags.append(f'<link rel="stylesheet" href="http://{host}/css/site-{index}.css">')
+        elif k % 3 == 1:
+            tags.append(f'<script src="http://{host}/js/app-{index}.js"></script>')
+        else:
+            tags.append(f'<img src="http://{host}/img/photo-{index}-{k}.jpg" alt="photo {k}">')
+    head = "\n".join(t for t in tags if not t.startswith("<img"))
+    images = "\n".join(t for t in tags if t.startswith("<img"))
+    body = "\n".join(f"<p>{PARAGRAPH * 3}Item {index}, part {p}.</p>" for p in range(6))
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Council budget story number {index}</title>\n{head}</head><body><article>"
+        f"<h1>Council budget story number {index}</h1>\n{images}\n{body}</article></body></html>"
+    )
+
+
+def article_path(index: int) -> str:
+    return f"/news/2024/05/12/council-budget-story-{100000 + index}.html"
+
+
+def write_site(root: Path, pages: int, hosts: int, per_page: int, salt: str = "") -> None:
+    """The home page, ``pages`` articles and a robots.txt, as static files under ``root``."""
+    names = requisite_hosts(hosts, salt)
+    for index in range(pages):
+        path = root / article_path(index).lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_article(index, names, per_page), encoding="utf-8")
+    links = "\n".join(
+        f'<li><a href="{article_path(i)}">Council budget story number {i}</a></li>'
+        for i in range(pages)
+    )
+    home = f"<!doctype html><html><head><title>News</title></head><body><ul>{links}</ul></body>"
+    (root / "index.html").write_text(home, encoding="utf-8")
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
+
+
+@dataclass
+class Outcome:
+    label: str
+    measured: Measurement
+    archived: int
+
+
+def crawl(base_url: str, work: Path, label: str, extra: list[str], timeout: float) -> Outcome:
+    out = work / label
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    command = [
+        NEWSARCHIVE, "crawl", base_url + "/", "-o", str(out / "archive"),
+        "-s", "NEWSARCHIVE_PROGRESS=False", *extra,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+    measured = run(label, command, cwd=work, env=env, timeout=timeout, log=out / "log")
+    lines = [
+        json.loads(line)
+        for path in (out / "archive" / "articles").glob("*.jsonl")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+    archived = sum(1 for line in lines if line.get("status") == 200)
+    return Outcome(label, measured, archived)
+
+
+@dataclass
+class Result:
+    bare: Outcome
+    full: Outcome
+    hosts: int
+    floor: float  # seconds the resolver alone takes for as many names
+
+    @property
+    def ratio(self) -> float:
+        wall = self.bare.measured.wall
+        return self.full.measured.wall / wall if wall else float("inf")
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio <= LIMIT and self.full.measured.note != "timed out"
+
+
+def measure(pages: int, hosts: int, per_page: int, timeout: float) -> Result:
+    """The crawl without and with requisites, on a freshly written site; the resolver alone."""
+    work = Path(tempfile.mkdtemp(prefix="bench-deadhosts-"))
+    try:
+        write_site(work / "site", pages, hosts, per_page, "-" + secrets.token_hex(4))
+        with SiteServer(work / "site", prefer_nginx=False) as server:
+            bare = crawl(server.base_url, work, "no-requisites", ["--no-requisites"], timeout)
+            full = crawl(server.base_url, work, "requisites", [], timeout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return Result(bare, full, hosts, resolver_floor(hosts))
+
+
+def describe(result: Result) -> str:
+    lines = [
+        f"{o.label}: {o.archived} pages archived in {o.measured.wall:.1f}s "
+        f"(exit {o.measured.returncode}{', ' + o.measured.note if o.measured.note else ''})"
+        for o in (result.bare, result.full)
+    ]
+    lines.append(f"resolver alone, {result.hosts} fresh .invalid names: {result.floor:.1f}s")
+    lines.append(f"ratio with/without requisites: {result.ratio:.2f} (limit {LIMIT}): "
+                 + ("ok" if result.ok else "OVER THE LIMIT"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.deadhosts", description=__doc__)
+    parser.add_argument("--pages", type=int, default=60)
+    parser.add_argument("--hosts", type=int, default=300)
+    parser.add_argument("--per-page", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per crawl")
+    args = parser.parse_args(argv)
+    result = measure(args.pages, args.hosts, args.per_page, args.timeout)
+    print(describe(result))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
