@@ -1,0 +1,126 @@
+"""Hosts that do not exist (issue 14): each is tried once, then its requests fail unsent.
+
+Real crawls of a small local site whose pages load requisites from hosts under ``.invalid``
+(reserved: never resolves) and from a port on 127.0.0.1 where nothing listens (refused).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from newsarchive.base.exitcodes import EXIT_PARTIAL
+from newsarchive.demo.server import SiteServer
+from tests.conftest import CrawlRun, run_newsarchive
+
+PAGES = 6
+DNS_HOSTS = [f"cdn{i}.gone-{i}.invalid" for i in range(8)]
+DEAD_LINE = "is dead for this run"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again: connections to it are refused
+
+
+def _page(index: int, refused: int) -> str:
+    """Loads 2 requisites from each of 4 dead hosts, 1 from the refused port, 1 that exists."""
+    hosts = [DNS_HOSTS[(index + k) % len(DNS_HOSTS)] for k in range(4)]
+    tags = [f'<img src="http://{host}/img/{index}-{n}.jpg">' for host in hosts for n in range(2)]
+    tags.append(f'<script src="http://127.0.0.1:{refused}/app-{index}.js"></script>')
+    tags.append('<link rel="stylesheet" href="/static/site.css">')
+    text = "<p>The council met on Tuesday to discuss the budget for next year. </p>" * 12
+    return (f"<!doctype html><html lang=en><head><title>Story {index}</title></head><body>"
+            f"<article><h1>Story {index}</h1>{''.join(tags)}{text}</article></body></html>")
+
+
+@pytest.fixture(scope="module")
+def dead_site(tmp_path_factory) -> tuple[SiteServer, int]:
+    root = tmp_path_factory.mktemp("deadhosts-site")
+    refused = _closed_port()
+    links = []
+    for index in range(PAGES):
+        path = f"news/2024/05/12/council-story-{100000 + index}.html"
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(_page(index, refused))
+        links.append(f'<a href="/{path}">Council story {index}</a>')
+    (root / "index.html").write_text("<html><body>" + "".join(links) + "</body></html>")
+    (root / "static").mkdir()
+    (root / "static" / "site.css").write_text("body { color: #222 }")
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    with SiteServer(root) as server:
+        yield server, refused
+
+
+def _crawl(server: SiteServer, out: Path, *args: str) -> CrawlRun:
+    # one request at a time: each dead host's first request is the only one that is sent
+    return run_newsarchive("crawl", server.base_url + "/", "-o", str(out), "--concurrency", "1",
+                           "-s", "NEWSARCHIVE_PROGRESS=False", *args)
+
+
+@pytest.fixture(scope="module")
+def crawl(dead_site, tmp_path_factory) -> CrawlRun:
+    server, _ = dead_site
+    server.clear()
+    return _crawl(server, tmp_path_factory.mktemp("deadhosts") / "out")
+
+
+def test_pages_archived_and_each_dead_host_reported_once(crawl: CrawlRun, dead_site):
+    server, refused = dead_site
+    assert crawl.returncode == 0, crawl.stderr
+    assert sum(1 for line in crawl.jsonl_lines() if line["status"] == 200) == PAGES + 1
+    dead = {f"127.0.0.1:{refused}", *DNS_HOSTS}
+    lines = [line for line in crawl.stderr.splitlines() if DEAD_LINE in line]
+    assert sorted(line.split("host ", 1)[1].split(" ")[0] for line in lines) == sorted(dead)
+    assert all("WARNING" in line for line in lines)
+    assert "Traceback" not in crawl.stderr
+    assert "Retrying" not in crawl.stderr and "Gave up retrying" not in crawl.stderr
+    assert "requisite not captured" not in crawl.stderr  # the host's one line says it
+    assert f"dead hosts: {len(dead)} " in crawl.stdout + crawl.stderr
+
+
+def test_manifest_lists_dead_hosts_and_requests_not_sent(crawl: CrawlRun, dead_site):
+    _, refused = dead_site
+    listed = {entry["host"]: entry for entry in crawl.manifests()[0]["stats"]["dead_hosts"]}
+    assert set(listed) == {f"127.0.0.1:{refused}", *DNS_HOSTS}
+    assert "DNS lookup" in listed[DNS_HOSTS[0]]["reason"]
+    assert f"127.0.0.1:{refused}" in listed[f"127.0.0.1:{refused}"]["reason"]
+    # each page names 4 DNS hosts twice and the refused port once; one request at a time, so
+    # every request but a host's first fails unsent
+    dns_requests = PAGES * 4 * 2
+    assert sum(listed[h]["requests_not_sent"] for h in DNS_HOSTS) == dns_requests - len(DNS_HOSTS)
+    # 127.0.0.1 is in the crawl's scope: its robots.txt, not a script, found the port closed
+    assert listed[f"127.0.0.1:{refused}"]["requests_not_sent"] == PAGES
+
+
+def test_live_host_on_same_address_unaffected(crawl: CrawlRun, dead_site):
+    server, _ = dead_site
+    # 127.0.0.1:<refused> is dead; 127.0.0.1:<site> is not: its stylesheet was fetched
+    assert any(target == "/static/site.css" for _, target, _ in server.requests)
+
+
+def test_seed_on_dead_host_fails_with_one_line(dead_site, tmp_path):
+    server, _ = dead_site
+    dead_seed = "http://news.gone-seed.invalid/politics/2024/05/12/story-100001.html"
+    run = run_newsarchive("crawl", dead_seed, "-o", str(tmp_path / "out"), "--no-requisites",
+                          "-s", "NEWSARCHIVE_PROGRESS=False")
+    assert run.returncode == EXIT_PARTIAL, run.stderr
+    assert "Traceback" not in run.stderr and "ERROR" not in run.stderr
+    assert sum(DEAD_LINE in line for line in run.stderr.splitlines()) == 1
+    (line,) = run.jsonl_lines()
+    assert "DNS lookup of news.gone-seed.invalid failed" in line["error"]
+    entry = run.manifests()[0]["stats"]["dead_hosts"][0]
+    assert entry["requests_not_sent"] == 1  # robots.txt found it dead; the seed was not sent
+
+
+def test_switched_off_retries_refused_connections(dead_site, tmp_path):
+    _, refused = dead_site
+    run = run_newsarchive("crawl", f"http://127.0.0.1:{refused}/", "-o", str(tmp_path / "out"),
+                          "--no-requisites", "-s", "NEWSARCHIVE_DEAD_HOSTS=False",
+                          "-s", "NEWSARCHIVE_PROGRESS=False", "-s", "LOG_LEVEL=DEBUG")
+    assert run.returncode == EXIT_PARTIAL, run.stderr
+    assert DEAD_LINE not in run.stderr
+    assert f"Retrying <GET http://127.0.0.1:{refused}/>" in run.stderr
