@@ -134,6 +134,7 @@ class Result:
     full: Outcome
     hosts: int
     floor: float  # seconds the resolver alone takes for as many names
+    site: str = ""
 
     @property
     def ratio(self) -> float:
@@ -155,7 +156,8 @@ def measure(pages: int, hosts: int, per_page: int, timeout: float) -> Result:
             full = crawl(server.base_url, work, "requisites", [], timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Result(bare, full, hosts, resolver_floor(hosts))
+    return Result(bare, full, hosts, resolver_floor(hosts), f"{pages} article pages on "
+                  f"127.0.0.1, each loading {per_page} requisites from {hosts} hosts")
 
 
 def describe(result: Result) -> str:
@@ -168,6 +170,27 @@ def describe(result: Result) -> str:
     lines.append(f"ratio with/without requisites: {result.ratio:.2f} (limit {LIMIT}): "
                  + ("ok" if result.ok else "OVER THE LIMIT"))
     return "\n".join(lines)
+
+
+def markdown(result: Result) -> str:
+    """The case as a section of docs/benchmarks.md's generated part."""
+    rows = "\n".join(
+        f"| {o.label} | {o.archived} | {o.measured.wall:.1f} | {o.measured.returncode} |"
+        for o in (result.bare, result.full)
+    )
+    return f"""
+### Dead hosts
+
+{result.site} under `.invalid` (bench/deadhosts.py), crawled with and without
+`--no-requisites`:
+
+| crawl | pages archived | wall s | exit |
+|:--|--:|--:|--:|
+{rows}
+
+Ratio {result.ratio:.2f} (limit {LIMIT}: {"met" if result.ok else "not met"}); the resolver
+alone takes {result.floor:.1f} s for as many fresh names.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
