@@ -154,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     print(ratios_table(rows))
     dead_hosts = ""
     if not (args.no_deadhosts or args.quick or args.only):
-        log("dead hosts: requisites on 300 hosts under .invalid, with and without them")
-        result = deadhosts.measure(pages=60, hosts=300, per_page=10, timeout=args.timeout)
-        print()
-        print(deadhosts.describe(result))
-        dead_hosts = deadhosts.markdown(result)
+        for kind in ("dns", "refused"):
+            log(f"dead hosts ({kind}): requisites on 300 dead hosts, with and without them")
+            result = deadhosts.measure(60, 300, 10, timeout=args.timeout, kind=kind)
+            print()
+            print(deadhosts.describe(result))
+            dead_hosts += deadhosts.markdown(result)
     log(summary)
     if args.json:
         data = [{"size": r.size, "key": r.key, "reps": [m.as_dict() for m in r.reps]} for r in rows]

@@ -6,12 +6,16 @@ The site: ``--pages`` article pages (and a home page linking them) on 127.0.0.1,
 referencing ``--per-page`` requisites (<img>, <link rel=stylesheet>, <script src>) spread over
 ``--hosts`` distinct hosts under ``.invalid`` (reserved: never resolves, RFC 6761). Both crawls
 run with the crawl's defaults (robots.txt, retries, AutoThrottle); the ratio is printed and
-checked against ``LIMIT``. Also measured: the resolver alone, looking up as many fresh names
-under ``.invalid`` with asyncio's default executor as the crawl's handler does (the floor the
-crawl cannot go below: a resolver that drops queries makes each lost one cost its timeout).
-Host names carry a fresh random label each run, so no resolver cache answers for them.
+checked against ``LIMIT``. ``--kind refused``: the hosts are loopback addresses refusing
+connections instead, which involves no resolver (the crawl's own cost).
+
+Also measured: the resolver alone, looking up as many fresh names under ``.invalid`` with
+asyncio's default executor as the crawl's handler does (the floor the crawl cannot go below: a
+resolver that drops queries makes each lost one cost its timeout). Host names carry a fresh
+random label each run, so no resolver cache answers for them.
 
     python -m bench.deadhosts [--pages 60] [--hosts 300] [--per-page 10] [--timeout 180]
+                              [--kind dns|refused|both]
 """
 
 from __future__ import annotations
@@ -42,6 +46,15 @@ PARAGRAPH = (
 
 def requisite_hosts(count: int, salt: str = "") -> list[str]:
     return [f"cdn{i}{salt}.gone-{i % 17}.invalid" for i in range(count)]
+
+
+def refusing_hosts(count: int) -> list[str]:
+    """host:port on `count` loopback addresses (127.1.x.y) at a port where nothing listens:
+    hosts that refuse connections, with no resolver involved."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return [f"127.1.{i // 250}.{i % 250 + 1}:{port}" for i in range(count)]
 
 
 def resolver_floor(count: int) -> float:
@@ -85,9 +98,8 @@ def article_path(index: int) -> str:
     return f"/news/2024/05/12/council-budget-story-{100000 + index}.html"
 
 
-def write_site(root: Path, pages: int, hosts: int, per_page: int, salt: str = "") -> None:
+def write_site(root: Path, pages: int, names: list[str], per_page: int) -> None:
     """The home page, ``pages`` articles and a robots.txt, as static files under ``root``."""
-    names = requisite_hosts(hosts, salt)
     for index in range(pages):
         path = root / article_path(index).lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,8 +145,9 @@ class Result:
     bare: Outcome
     full: Outcome
     hosts: int
-    floor: float  # seconds the resolver alone takes for as many names
+    floor: float | None  # seconds the resolver alone takes for as many names
     site: str = ""
+    kind: str = "dns"
 
     @property
     def ratio(self) -> float:
@@ -146,18 +159,25 @@ class Result:
         return self.ratio <= LIMIT and self.full.measured.note != "timed out"
 
 
-def measure(pages: int, hosts: int, per_page: int, timeout: float) -> Result:
-    """The crawl without and with requisites, on a freshly written site; the resolver alone."""
+def measure(pages: int, hosts: int, per_page: int, timeout: float, kind: str = "dns") -> Result:
+    """The crawl without and with requisites, on a freshly written site; the resolver alone.
+    `kind`: "dns", hosts under .invalid; "refused", loopback addresses refusing connections."""
     work = Path(tempfile.mkdtemp(prefix="bench-deadhosts-"))
+    if kind == "dns":
+        names = requisite_hosts(hosts, "-" + secrets.token_hex(4))
+    else:
+        names = refusing_hosts(hosts)
     try:
-        write_site(work / "site", pages, hosts, per_page, "-" + secrets.token_hex(4))
+        write_site(work / "site", pages, names, per_page)
         with SiteServer(work / "site", prefer_nginx=False) as server:
             bare = crawl(server.base_url, work, "no-requisites", ["--no-requisites"], timeout)
             full = crawl(server.base_url, work, "requisites", [], timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Result(bare, full, hosts, resolver_floor(hosts), f"{pages} article pages on "
-                  f"127.0.0.1, each loading {per_page} requisites from {hosts} hosts")
+    where = "under `.invalid`" if kind == "dns" else "on 127.1.x.y refusing connections"
+    floor = resolver_floor(hosts) if kind == "dns" else None
+    site = f"{pages} article pages, each loading {per_page} requisites from {hosts} hosts {where}"
+    return Result(bare, full, hosts, floor, site, kind)
 
 
 def describe(result: Result) -> str:
@@ -166,9 +186,11 @@ def describe(result: Result) -> str:
         f"(exit {o.measured.returncode}{', ' + o.measured.note if o.measured.note else ''})"
         for o in (result.bare, result.full)
     ]
-    lines.append(f"resolver alone, {result.hosts} fresh .invalid names: {result.floor:.1f}s")
-    lines.append(f"ratio with/without requisites: {result.ratio:.2f} (limit {LIMIT}): "
-                 + ("ok" if result.ok else "OVER THE LIMIT"))
+    if result.floor is not None:
+        lines.append(f"resolver alone, {result.hosts} fresh .invalid names: {result.floor:.1f}s")
+    verdict = "ok" if result.ok else "OVER THE LIMIT"
+    lines.append(f"{result.kind}: ratio with/without requisites: {result.ratio:.2f} "
+                 f"(limit {LIMIT}): {verdict}")
     return "\n".join(lines)
 
 
@@ -178,18 +200,18 @@ def markdown(result: Result) -> str:
         f"| {o.label} | {o.archived} | {o.measured.wall:.1f} | {o.measured.returncode} |"
         for o in (result.bare, result.full)
     )
+    floor = ("" if result.floor is None else
+             f"; the resolver alone takes {result.floor:.1f} s for as many fresh names")
     return f"""
-### Dead hosts
+### Dead hosts ({result.kind})
 
-{result.site} under `.invalid` (bench/deadhosts.py), crawled with and without
-`--no-requisites`:
+{result.site} (bench/deadhosts.py), crawled with and without `--no-requisites`:
 
 | crawl | pages archived | wall s | exit |
 |:--|--:|--:|--:|
 {rows}
 
-Ratio {result.ratio:.2f} (limit {LIMIT}: {"met" if result.ok else "not met"}); the resolver
-alone takes {result.floor:.1f} s for as many fresh names.
+Ratio {result.ratio:.2f} (limit {LIMIT}: {"met" if result.ok else "not met"}){floor}.
 """
 
 
@@ -199,10 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=300)
     parser.add_argument("--per-page", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per crawl")
+    parser.add_argument("--kind", choices=("dns", "refused", "both"), default="both")
     args = parser.parse_args(argv)
-    result = measure(args.pages, args.hosts, args.per_page, args.timeout)
-    print(describe(result))
-    return 0 if result.ok else 1
+    kinds = ("dns", "refused") if args.kind == "both" else (args.kind,)
+    results = [measure(args.pages, args.hosts, args.per_page, args.timeout, k) for k in kinds]
+    for result in results:
+        print(describe(result))
+    return 0 if all(result.ok for result in results) else 1
 
 
 if __name__ == "__main__":
