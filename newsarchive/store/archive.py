@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsarchive import __version__
 from newsarchive.base.failures import ArchiveWriteError, describe_os_error
-from newsarchive.base.urls import redact_url
+from newsarchive.base.urls import host_and_address, redact_url
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
@@ -72,9 +72,18 @@ class RunStats:
     def host_dead(self, host: str, reason: str) -> None:
         self.dead_hosts.setdefault(host, {"reason": reason, "requests_not_sent": 0})
 
-    def dead_host_request(self, host: str) -> None:
-        """A request failed without being sent: its host was found dead before."""
-        self.dead_hosts[host]["requests_not_sent"] += 1
+    def dead_host_of(self, url: str) -> str | None:
+        """The dead host (or host:port) `url` is on, or None."""
+        if not self.dead_hosts:
+            return None
+        host, address = host_and_address(url)
+        return host if host in self.dead_hosts else address if address in self.dead_hosts else None
+
+    def dead_host_request(self, host: str) -> str:
+        """A request failed without being sent: its host was found dead before. Its reason."""
+        entry = self.dead_hosts[host]
+        entry["requests_not_sent"] += 1
+        return entry["reason"]
 
     @property
     def dead_host_requests(self) -> int:

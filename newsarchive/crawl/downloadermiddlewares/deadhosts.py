@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.httpobj import urlparse_cached
 
 from newsarchive.base.failures import DeadHostError
+from newsarchive.base.urls import host_and_address
 from newsarchive.compat.scrapy import CannotResolveHostError, DownloadConnectionRefusedError
 from newsarchive.store.archive import Archive
 
@@ -50,8 +50,7 @@ class DeadHostsMiddleware:
     """
 
     def __init__(self, archive: Archive):
-        self.archive = archive
-        self.dead: dict[str, str] = {}  # host or host:port -> the error it first failed with
+        self.stats = archive.stats  # its dead_hosts: host or host:port -> the first error
         self.temporary_failures: Counter[str] = Counter()
 
     @classmethod
@@ -64,26 +63,24 @@ class DeadHostsMiddleware:
         return middleware
 
     def process_request(self, request: Request) -> None:
-        host, address = _host_and_address(request)
-        key = host if host in self.dead else address if address in self.dead else None
+        key = self.stats.dead_host_of(request.url)
         if key is not None:
-            self.archive.stats.dead_host_request(key)
-            raise DeadHostError(key, self.dead[key])
+            raise DeadHostError(key, self.stats.dead_host_request(key))
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         key = self._dead_key(request, exception)
         if key is None:
             return None
-        if key not in self.dead:
-            self.dead[key] = reason = str(exception) or type(exception).__name__
-            self.archive.stats.host_dead(key, reason)
+        if key not in self.stats.dead_hosts:
+            reason = str(exception) or type(exception).__name__
+            self.stats.host_dead(key, reason)
             logger.warning("host %s is dead for this run: %s; its other requests fail without "
                            "being sent", key, reason)
-        raise DeadHostError(key, self.dead[key]) from exception
+        raise DeadHostError(key, self.stats.dead_hosts[key]["reason"]) from exception
 
     def _dead_key(self, request: Request, exception: Exception) -> str | None:
         """The host or host:port `exception` shows dead, or None."""
-        host, address = _host_and_address(request)
+        host, address = host_and_address(request.url)
         if isinstance(exception, DownloadConnectionRefusedError | ConnectionRefusedError):
             return address
         if not isinstance(exception, CannotResolveHostError):
@@ -96,14 +93,8 @@ class DeadHostsMiddleware:
         return host
 
     def spider_closed(self) -> None:
-        stats = self.archive.stats
+        stats = self.stats
         if stats.dead_hosts:
             logger.info("%d dead host(s); %d request(s) to them failed without being sent",
                         len(stats.dead_hosts), stats.dead_host_requests)
 
-
-def _host_and_address(request: Request) -> tuple[str, str]:
-    parsed = urlparse_cached(request)
-    host = (parsed.hostname or "").lower()
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    return host, f"{host}:{port}"
