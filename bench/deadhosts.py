@@ -15,7 +15,7 @@ resolver that drops queries makes each lost one cost its timeout). Host names ca
 random label each run, so no resolver cache answers for them.
 
     python -m bench.deadhosts [--pages 60] [--hosts 300] [--per-page 10] [--timeout 180]
-                              [--kind dns|refused|both]
+                              [--kind dns|refused|both] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -159,25 +159,40 @@ class Result:
         return self.ratio <= LIMIT and self.full.measured.note != "timed out"
 
 
-def measure(pages: int, hosts: int, per_page: int, timeout: float, kind: str = "dns") -> Result:
-    """The crawl without and with requisites, on a freshly written site; the resolver alone.
-    `kind`: "dns", hosts under .invalid; "refused", loopback addresses refusing connections."""
+def measure(
+    pages: int, hosts: int, per_page: int, timeout: float, kind: str = "dns", repeat: int = 1
+) -> Result:
+    """The crawl without and with requisites (the medians of `repeat` pairs, each on a freshly
+    written site); the resolver alone. `kind`: "dns", hosts under .invalid; "refused",
+    loopback addresses refusing connections."""
     work = Path(tempfile.mkdtemp(prefix="bench-deadhosts-"))
-    if kind == "dns":
-        names = requisite_hosts(hosts, "-" + secrets.token_hex(4))
-    else:
-        names = refusing_hosts(hosts)
+    pairs: list[tuple[Outcome, Outcome]] = []
     try:
-        write_site(work / "site", pages, names, per_page)
-        with SiteServer(work / "site", prefer_nginx=False) as server:
-            bare = crawl(server.base_url, work, "no-requisites", ["--no-requisites"], timeout)
-            full = crawl(server.base_url, work, "requisites", [], timeout)
+        for rep in range(max(1, repeat)):
+            if kind == "dns":
+                names = requisite_hosts(hosts, "-" + secrets.token_hex(4))
+            else:
+                names = refusing_hosts(hosts)
+            root = work / f"site-{rep}"
+            write_site(root, pages, names, per_page)
+            with SiteServer(root, prefer_nginx=False) as server:
+                bare = crawl(server.base_url, work, "no-requisites", ["--no-requisites"], timeout)
+                full = crawl(server.base_url, work, "requisites", [], timeout)
+            pairs.append((bare, full))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    bare = _median([pair[0] for pair in pairs])
+    full = _median([pair[1] for pair in pairs])
     where = "under `.invalid`" if kind == "dns" else "on 127.1.x.y refusing connections"
     floor = resolver_floor(hosts) if kind == "dns" else None
     site = f"{pages} article pages, each loading {per_page} requisites from {hosts} hosts {where}"
+    if len(pairs) > 1:
+        site += f"; medians of {len(pairs)} runs each"
     return Result(bare, full, hosts, floor, site, kind)
+
+
+def _median(outcomes: list[Outcome]) -> Outcome:
+    return sorted(outcomes, key=lambda outcome: outcome.measured.wall)[len(outcomes) // 2]
 
 
 def describe(result: Result) -> str:
@@ -222,9 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-page", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per crawl")
     parser.add_argument("--kind", choices=("dns", "refused", "both"), default="both")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs of crawls (medians)")
     args = parser.parse_args(argv)
     kinds = ("dns", "refused") if args.kind == "both" else (args.kind,)
-    results = [measure(args.pages, args.hosts, args.per_page, args.timeout, k) for k in kinds]
+    results = [
+        measure(args.pages, args.hosts, args.per_page, args.timeout, kind, args.repeat)
+        for kind in kinds
+    ]
     for result in results:
         print(describe(result))
     return 0 if all(result.ok for result in results) else 1

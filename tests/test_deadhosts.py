@@ -13,6 +13,7 @@ import pytest
 
 from newsarchive.base.exitcodes import EXIT_PARTIAL
 from newsarchive.demo.server import SiteServer
+from newsarchive.store.archive import RunStats
 from tests.conftest import CrawlRun, run_newsarchive
 
 PAGES = 6
@@ -124,3 +125,16 @@ def test_switched_off_retries_refused_connections(dead_site, tmp_path):
     assert run.returncode == EXIT_PARTIAL, run.stderr
     assert DEAD_LINE not in run.stderr
     assert f"Retrying <GET http://127.0.0.1:{refused}/>" in run.stderr
+
+
+def test_dead_host_lookup_by_host_or_port():
+    stats = RunStats()
+    assert stats.dead_host_of("http://cdn.gone.invalid/a.css") is None
+    stats.host_dead("cdn.gone.invalid", "DNS lookup of cdn.gone.invalid failed")
+    stats.host_dead("127.0.0.1:9", "127.0.0.1:9: refused")
+    assert stats.dead_host_of("https://CDN.gone.invalid:8443/x.js") == "cdn.gone.invalid"
+    assert stats.dead_host_of("http://127.0.0.1:9/x") == "127.0.0.1:9"
+    assert stats.dead_host_of("http://127.0.0.1/x") is None  # port 80: another address
+    assert stats.dead_host_of("https://127.0.0.1:443/x") is None
+    assert stats.dead_host_request("127.0.0.1:9") == "127.0.0.1:9: refused"
+    assert stats.dead_host_requests == 1
