@@ -6,14 +6,20 @@ Real crawls of a small local site whose pages load requisites from hosts under `
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
 import pytest
+from scrapy import Request
+from scrapy.utils.misc import build_from_crawler
 
 from newsarchive.base.exitcodes import EXIT_PARTIAL
+from newsarchive.capture.http_handler import RawCaptureDownloadHandler
+from newsarchive.compat.scrapy import CannotResolveHostError
 from newsarchive.demo.server import SiteServer
 from newsarchive.store.archive import RunStats
+from tests.components.support import build_crawler
 from tests.conftest import CrawlRun, run_newsarchive
 
 PAGES = 6
@@ -138,3 +144,31 @@ def test_dead_host_lookup_by_host_or_port():
     assert stats.dead_host_of("https://127.0.0.1:443/x") is None
     assert stats.dead_host_request("127.0.0.1:9") == "127.0.0.1:9: refused"
     assert stats.dead_host_requests == 1
+
+
+def test_requests_at_once_share_one_lookup(tmp_path):
+    """Ten requisites of one dead host asked for together: one DNS lookup, ten failures."""
+    crawler = build_crawler(tmp_path)
+    lookups: list[str] = []
+
+    async def scenario() -> list[BaseException | object]:
+        loop = asyncio.get_running_loop()
+        real = loop.getaddrinfo
+
+        async def counted(host, *args, **kwargs):  # the real lookup, counted
+            lookups.append(host)
+            return await real(host, *args, **kwargs)
+
+        loop.getaddrinfo = counted
+        handler = build_from_crawler(RawCaptureDownloadHandler, crawler)
+        requests = [Request(f"http://cdn.shared.invalid/img-{n}.jpg") for n in range(10)]
+        try:
+            return await asyncio.gather(
+                *(handler.download_request(r) for r in requests), return_exceptions=True
+            )
+        finally:
+            await handler.close()
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(outcome, CannotResolveHostError) for outcome in outcomes)
+    assert lookups == ["cdn.shared.invalid"]
