@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from scrapy import signals
@@ -51,7 +50,9 @@ class DeadHostsMiddleware:
 
     def __init__(self, archive: Archive):
         self.stats = archive.stats  # its dead_hosts: host or host:port -> the first error
-        self.temporary_failures: Counter[str] = Counter()
+        # host -> the temporary DNS failures seen: requests that shared one lookup (the
+        # handler's) share its error, and count once
+        self.temporary_failures: dict[str, list[BaseException]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -87,8 +88,10 @@ class DeadHostsMiddleware:
             return None
         cause = exception.__cause__
         if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN:
-            self.temporary_failures[host] += 1
-            if self.temporary_failures[host] < TEMPORARY_DNS_STRIKES:
+            seen = self.temporary_failures.setdefault(host, [])
+            if not any(cause is earlier for earlier in seen):
+                seen.append(cause)
+            if len(seen) < TEMPORARY_DNS_STRIKES:
                 return None  # RetryMiddleware tries once more
         return host
 
