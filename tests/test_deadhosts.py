@@ -15,8 +15,10 @@ from scrapy import Request
 from scrapy.utils.misc import build_from_crawler
 
 from newsarchive.base.exitcodes import EXIT_PARTIAL
+from newsarchive.base.failures import DeadHostError
 from newsarchive.capture.http_handler import RawCaptureDownloadHandler
 from newsarchive.compat.scrapy import CannotResolveHostError
+from newsarchive.crawl.downloadermiddlewares.deadhosts import DeadHostsMiddleware
 from newsarchive.demo.server import SiteServer
 from newsarchive.store.archive import RunStats
 from tests.components.support import build_crawler
@@ -172,3 +174,28 @@ def test_requests_at_once_share_one_lookup(tmp_path):
     outcomes = asyncio.run(scenario())
     assert all(isinstance(outcome, CannotResolveHostError) for outcome in outcomes)
     assert lookups == ["cdn.shared.invalid"]
+
+
+def _dns_failure(errno: int) -> CannotResolveHostError:
+    error = CannotResolveHostError("DNS lookup of slow.example failed")
+    error.__cause__ = socket.gaierror(errno, "as the resolver said")
+    return error
+
+
+def test_temporary_dns_failure_is_retried_once_then_dead(tmp_path):
+    middleware = DeadHostsMiddleware.from_crawler(build_crawler(tmp_path))
+    request = Request("http://slow.example/a.css")
+    shared = _dns_failure(socket.EAI_AGAIN)
+    assert middleware.process_exception(request, shared) is None  # left to RetryMiddleware
+    assert middleware.process_exception(request, shared) is None  # one lookup, two requests
+    with pytest.raises(DeadHostError):
+        middleware.process_exception(request, _dns_failure(socket.EAI_AGAIN))  # the retry's
+    with pytest.raises(DeadHostError, match="DNS lookup of slow.example failed"):
+        middleware.process_request(Request("https://slow.example/b.js"))
+
+
+def test_no_such_name_is_dead_at_once(tmp_path):
+    middleware = DeadHostsMiddleware.from_crawler(build_crawler(tmp_path))
+    with pytest.raises(DeadHostError):
+        middleware.process_exception(Request("http://x.example/"), _dns_failure(socket.EAI_NONAME))
+    assert middleware.process_request(Request("http://other.example/")) is None
