@@ -148,32 +148,55 @@ def test_dead_host_lookup_by_host_or_port():
     assert stats.dead_host_requests == 1
 
 
-def test_requests_at_once_share_one_lookup(tmp_path):
-    """Ten requisites of one dead host asked for together: one DNS lookup, ten failures."""
-    crawler = build_crawler(tmp_path)
+def _counting_lookups(crawler, scenario) -> tuple[list[str], object]:
+    """Run ``scenario(handler)`` with the real resolver, each lookup it asks for counted."""
     lookups: list[str] = []
 
-    async def scenario() -> list[BaseException | object]:
+    async def run() -> object:
         loop = asyncio.get_running_loop()
         real = loop.getaddrinfo
 
-        async def counted(host, *args, **kwargs):  # the real lookup, counted
+        async def counted(host, *args, **kwargs):
             lookups.append(host)
             return await real(host, *args, **kwargs)
 
         loop.getaddrinfo = counted
         handler = build_from_crawler(RawCaptureDownloadHandler, crawler)
-        requests = [Request(f"http://cdn.shared.invalid/img-{n}.jpg") for n in range(10)]
         try:
-            return await asyncio.gather(
-                *(handler.download_request(r) for r in requests), return_exceptions=True
-            )
+            return await scenario(handler)
         finally:
             await handler.close()
 
-    outcomes = asyncio.run(scenario())
+    return lookups, asyncio.run(run())
+
+
+def test_requests_at_once_share_one_lookup(tmp_path):
+    """Ten requisites of one dead host asked for together: one DNS lookup, ten failures."""
+    requests = [Request(f"http://cdn.shared.invalid/img-{n}.jpg") for n in range(10)]
+
+    async def scenario(handler):
+        downloads = (handler.download_request(request) for request in requests)
+        return await asyncio.gather(*downloads, return_exceptions=True)
+
+    lookups, outcomes = _counting_lookups(build_crawler(tmp_path), scenario)
     assert all(isinstance(outcome, CannotResolveHostError) for outcome in outcomes)
     assert lookups == ["cdn.shared.invalid"]
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_new_connections_to_a_known_host_ask_the_resolver_once(tmp_path, site, cache):
+    crawler = build_crawler(tmp_path, NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES=False,
+                            DNSCACHE_ENABLED=cache)
+    url = f"http://localhost:{site.port}/robots.txt"
+
+    async def scenario(handler):
+        for _ in range(3):  # a new connection each time
+            response = await handler.download_request(Request(url, headers={"Connection": "close"}))
+            assert response.status == 200
+        return None
+
+    lookups, _ = _counting_lookups(crawler, scenario)
+    assert lookups == ["localhost"] * (1 if cache else 3)
 
 
 def _dns_failure(errno: int) -> CannotResolveHostError:

@@ -86,6 +86,11 @@ class RawCaptureDownloadHandler:
         self._max_idle = max(MIN_IDLE_PER_HOST, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self._address_policy = AddressPolicy.from_crawler(crawler)
         self._lookups: dict[tuple[str, int], asyncio.Future] = {}
+        # addresses found, kept for the run as Scrapy's own resolver does (DNSCACHE_ENABLED,
+        # DNSCACHE_SIZE): a new connection to a known host asks the resolver nothing
+        self._resolved: dict[tuple[str, int], list] = {}
+        cache = settings.getbool("DNSCACHE_ENABLED")
+        self._resolved_max = settings.getint("DNSCACHE_SIZE") if cache else 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -199,6 +204,10 @@ class RawCaptureDownloadHandler:
         lookup = self._lookups.get(key)
         if lookup is None:
             loop = asyncio.get_running_loop()
+            if key in self._resolved:
+                lookup = loop.create_future()
+                lookup.set_result(self._resolved[key])
+                return lookup
             lookup = asyncio.ensure_future(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
             self._lookups[key] = lookup
             lookup.add_done_callback(lambda done: self._lookup_done(key, done))
@@ -206,8 +215,13 @@ class RawCaptureDownloadHandler:
 
     def _lookup_done(self, key: tuple[str, int], lookup: asyncio.Future) -> None:
         self._lookups.pop(key, None)
-        if not lookup.cancelled():
-            lookup.exception()  # retrieved here too: every waiter may have timed out
+        if lookup.cancelled() or lookup.exception() is not None:
+            return  # the exception retrieved here too: every waiter may have timed out
+        if len(self._resolved) >= self._resolved_max:
+            if not self._resolved_max:
+                return
+            del self._resolved[next(iter(self._resolved))]  # the oldest
+        self._resolved[key] = lookup.result()
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
