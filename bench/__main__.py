@@ -2,10 +2,13 @@
 
     python -m bench [--sizes 1000,5000,20000] [--repeat 3] [--quick] [--only a,b,c,d,e1,e]
                     [--naive] [--no-write] [--json FILE] [--cache DIR] [--work DIR]
+                    [--no-deadhosts]
 
 For each size N: generate (or reuse from the cache) a site of N articles, serve it, run every
 measured command on it (the smallest size ``--repeat`` times, medians reported; larger sizes
-once), then print the table and the ratios and write them to docs/benchmarks.md.
+once), then print the table and the ratios and write them to docs/benchmarks.md. Then the
+dead-hosts case (bench/deadhosts.py): requisites on a few hundred hosts that do not resolve,
+with and without ``--no-requisites`` (not with ``--quick`` or ``--only``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import runs
+from bench import deadhosts, runs
 from bench.measure import Measurement
 from bench.report import Row, environment, generated_section, ratios_table, results_table, write_doc
 from bench.serve import SiteServer
@@ -49,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, help="scratch directory (default: a fresh temp dir)")
     parser.add_argument("--python-server", action="store_true", help="do not use nginx")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    parser.add_argument("--no-deadhosts", action="store_true", help="skip the dead-hosts case")
     return parser.parse_args(argv)
 
 
@@ -148,13 +152,25 @@ def main(argv: list[str] | None = None) -> int:
     print(results_table(rows))
     print()
     print(ratios_table(rows))
+    dead_hosts = ""
+    if not (args.no_deadhosts or args.quick or args.only):
+        for kind in ("invalid", "refused", "nxdomain"):
+            log(f"dead hosts ({kind}): requisites on 300 dead hosts, with and without them")
+            # the resolver-bound case once (a minute here); the crawl's own cost, 3 pairs
+            reps = 1 if kind == "nxdomain" else 3
+            result = deadhosts.measure(60, 300, 10, timeout=args.timeout, kind=kind, repeat=reps)
+            print()
+            print(deadhosts.describe(result))
+            dead_hosts += deadhosts.markdown(result)
     log(summary)
     if args.json:
         data = [{"size": r.size, "key": r.key, "reps": [m.as_dict() for m in r.reps]} for r in rows]
         args.json.write_text(json.dumps(data, indent=1))
     if not args.no_write and not args.quick:
         chosen = [r for r in runs.ALL_RUNNERS if any(r in p for p in plan.values())]
-        section = generated_section(rows, environment(REPO, server_kind), commands(chosen), summary)
+        section = generated_section(
+            rows, environment(REPO, server_kind), commands(chosen), summary, dead_hosts
+        )
         write_doc(DOC, section)
         log(f"wrote {DOC}")
     return 0

@@ -250,7 +250,8 @@ The section between the markers is rewritten by each run; the rest is written by
 
 
 def generated_section(
-    rows: list[Row], env: list[tuple[str, str]], commands: list[str], plan: str
+    rows: list[Row], env: list[tuple[str, str]], commands: list[str], plan: str,
+    extra: str = "",
 ) -> str:
     env_lines = "\n".join(f"- {name}: {value}" for name, value in env)
     command_lines = "\n".join(f"    {c}" for c in commands)
@@ -279,7 +280,7 @@ were its only limit: pages / max(tree CPU / cores, main-process CPU). They are r
 load on a shared machine (see the load column), where measured wall-clock ratios are not.
 
 {ratios_table(rows)}
-
+{extra}
 ### Commands
 
 {command_lines}

@@ -56,6 +56,7 @@ class Config:
     tracebacks: bool = False  # full tracebacks in the log; else one line per failure
     quiet: bool = False  # summary only when the run did not end cleanly
     retry_after_max: float = 120.0  # seconds; a longer Retry-After is not waited for
+    dead_hosts: bool = True  # unresolvable / refusing hosts fail their other requests at once
     redis_url: str | None = None  # distributed mode (docs/distributed.md)
     redis_prefix: str = "newsarchive"
     redis_idle_close: float = 30.0  # seconds
@@ -105,6 +106,7 @@ class Config:
             tracebacks=settings.getbool("NEWSARCHIVE_TRACEBACKS"),
             quiet=settings.getbool("NEWSARCHIVE_QUIET"),
             retry_after_max=settings.getfloat("NEWSARCHIVE_RETRY_AFTER_MAX", 120.0),
+            dead_hosts=settings.getbool("NEWSARCHIVE_DEAD_HOSTS", True),
             redis_url=settings.get("NEWSARCHIVE_REDIS_URL") or None,
             redis_prefix=settings.get("NEWSARCHIVE_REDIS_PREFIX") or "newsarchive",
             redis_idle_close=parse_duration(settings.get("NEWSARCHIVE_REDIS_IDLE_CLOSE") or 30),

@@ -37,6 +37,9 @@ NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES = None
 # environment's http_proxy/https_proxy (no_proxy still applies); None = the environment's
 NEWSARCHIVE_PROXY = None
 NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds: a 429/503 asking to wait longer is not retried
+# a host whose name does not resolve (or host:port refusing connections) is dead for the rest
+# of the run: its other requests fail at once, unsent and not retried (docs/reliability.md)
+NEWSARCHIVE_DEAD_HOSTS = True
 NEWSARCHIVE_SEEDS: list[str] = []  # seed arguments (URLs or files) when not given to the spider
 NEWSARCHIVE_REQUISITES = True  # also capture each page's stylesheets, images, fonts, scripts
 NEWSARCHIVE_REQUISITES_MAX = 60  # requisites captured per page (in document order)
@@ -124,6 +127,9 @@ DOWNLOADER_MIDDLEWARES = {
     # before Scrapy's offsite check (50), which lets seeds' redirects leave the scope
     "newsarchive.crawl.downloadermiddlewares.redirectscope.RedirectScopeMiddleware": 45,
     "newsarchive.crawl.downloadermiddlewares.retryafter.RetryAfterMiddleware": 550,
+    # closer to the downloader than retries (550): a DNS failure or refused connection is not
+    # retried, and robots.txt (100) hears of it as an IgnoreRequest (no ERROR, no traceback)
+    "newsarchive.crawl.downloadermiddlewares.deadhosts.DeadHostsMiddleware": 560,
     # Scrapy's gives requests waiting together for robots.txt no parser (they are let through)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "newsarchive.crawl.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,

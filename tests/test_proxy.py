@@ -405,16 +405,16 @@ def test_proxy_authentication_required_is_said_plainly(crawler, site, https_site
     errors = download(crawler, plain, tunnel, wrong)
     assert all(isinstance(error, ProxyError) for error in errors), errors
     assert str(errors[0]) == (
-        f"{plain.url}: the proxy {auth_proxy.url} refused the request: 407 Proxy Authentication "
+        f"the proxy {auth_proxy.url} refused the request: 407 Proxy Authentication "
         "Required (proxy authentication required: give them in the proxy URL, "
         "http://USER:PASSWORD@HOST:PORT)"
     )
     assert str(errors[1]).startswith(
-        f"{tunnel.url}: the proxy {auth_proxy.url} refused the tunnel to "
+        f"the proxy {auth_proxy.url} refused the tunnel to "
         f"127.0.0.1:{https_site.port}: 407"
     )
     assert str(errors[2]).startswith(
-        f"{wrong.url}: the proxy http://{USER}:***@127.0.0.1:{auth_proxy.port} refused the tunnel "
+        f"the proxy http://{USER}:***@127.0.0.1:{auth_proxy.port} refused the tunnel "
         f"to 127.0.0.1:{https_site.port}: 401"
     )
     for request in (plain, tunnel, wrong):

@@ -22,6 +22,17 @@ class ArchiveWriteError(IgnoreRequest, DropItem):
         self.log_level = "DEBUG"
 
 
+class DeadHostError(IgnoreRequest):
+    """A request to a host that did not resolve, or refused connections, earlier in this run
+    (newsarchive.crawl.downloadermiddlewares.deadhosts): failed without being sent, with the
+    error the host first failed with. An IgnoreRequest: not retried, no traceback."""
+
+    def __init__(self, host: str, reason: str):
+        super().__init__(reason)
+        self.host = host
+        self.reason = reason
+
+
 def describe_os_error(exc: OSError, path: object | None = None) -> str:
     where = path or exc.filename
     reason = exc.strerror or str(exc)

@@ -237,6 +237,18 @@ def _is_punycode(text: str) -> bool:
     )
 
 
+def host_and_address(url: str) -> tuple[str, str]:
+    """A URL's host (lower case) and its ``host:port`` (the scheme's default port if none)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or (443 if parts.scheme.lower() == "https" else 80)
+    return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+
+
 def url_host(url: str) -> str:
     """The normalised host of a URL (no port, IPv6 without brackets); InvalidURL if invalid."""
     host = urlsplit(normalize_url(url)).hostname

@@ -135,6 +135,12 @@ class RawCaptureDownloadHandler:
         self._address_policy = AddressPolicy.from_crawler(crawler)
         self._proxies = ProxySelector.from_settings(settings)
         self._local_addresses: dict[str, list[IPAddress]] = {}  # proxied hosts, for the guard
+        self._lookups: dict[tuple[str, int], asyncio.Future] = {}
+        # addresses found, kept for the run as Scrapy's own resolver does (DNSCACHE_ENABLED,
+        # DNSCACHE_SIZE): a new connection to a known host asks the resolver nothing
+        self._resolved: dict[tuple[str, int], list] = {}
+        cache = settings.getbool("DNSCACHE_ENABLED")
+        self._resolved_max = settings.getint("DNSCACHE_SIZE") if cache else 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -155,7 +161,7 @@ class RawCaptureDownloadHandler:
             if not exchange.complete:
                 request.meta.pop(EXCHANGE_META_KEY, None)
                 raise DownloadTimeoutError(
-                    f"no response from {request.url} within {timeout:g}s"
+                    f"no response within {timeout:g}s"
                 ) from None
             exchange.truncated = "time"
             logger.warning("Body of %s cut after %gs (WARC-Truncated: time)", request.url, timeout)
@@ -217,7 +223,7 @@ class RawCaptureDownloadHandler:
             connection.close()
             if isinstance(exc, OSError) and not exchange.complete:
                 raise ServerClosedError(
-                    f"{request.url}: the connection to {route.peer} was lost before a response "
+                    f"the connection to {route.peer} was lost before a response "
                     f"({_reason(exc)})"
                 ) from exc
             raise
@@ -238,7 +244,7 @@ class RawCaptureDownloadHandler:
             tls = self._tls_context() if route.scheme == "https" else None
             reader, writer = await _open(request, ip, route.port, route.authority, tls, route.host)
             return _Connection(reader, writer, _client(), ip)
-        ip = await _lookup(request, proxy.host, proxy.port, f"the proxy {proxy.shown}")
+        ip = await self._lookup(request, proxy.host, proxy.port, f"the proxy {proxy.shown}")
         reader, writer = await _open(request, ip, proxy.port, f"the proxy {proxy.shown}")
         if route.scheme == "https":
             try:
@@ -248,21 +254,21 @@ class RawCaptureDownloadHandler:
                 writer.close()
                 if isinstance(exc, OSError):  # ssl.SSLError included
                     raise DownloadFailedError(
-                        f"{request.url}: TLS with {route.authority} through the proxy "
+                        f"TLS with {route.authority} through the proxy "
                         f"{proxy.shown} failed: {_reason(exc)}"
                     ) from exc
                 raise
         return _Connection(reader, writer, _client(), None)
 
     async def _resolve(self, host: str, port: int, request: Request) -> str:
-        ip = await _lookup(request, host, port, host)
+        ip = await self._lookup(request, host, port, host)
         self._check_address(ip, host, request)
         return ip
 
     def _check_address(self, ip: str, host: str, request: Request) -> None:
         reason = self._address_policy.refusal(ipaddress.ip_address(ip), request)
         if reason is not None:
-            raise BlockedAddressError(f"{request.url}: {host} resolves to {ip}, {reason}")
+            raise BlockedAddressError(f"{host} resolves to {ip}, {reason}")
 
     async def _check_proxied_host(self, host: str, request: Request) -> None:
         """The guard through a proxy: the host's name, then its addresses as resolved here
@@ -272,14 +278,57 @@ class RawCaptureDownloadHandler:
             return
         reason = policy.name_refusal(host, request)
         if reason is not None:
-            raise BlockedAddressError(f"{request.url}: {host} is {reason}")
+            raise BlockedAddressError(f"{host} is {reason}")
         addresses = self._local_addresses.get(host)
         if addresses is None:
             addresses = self._local_addresses[host] = await _local_addresses(host)
         for ip in addresses:
             reason = policy.refusal(ip, request)
             if reason is not None:
-                raise BlockedAddressError(f"{request.url}: {host} resolves to {ip}, {reason}")
+                raise BlockedAddressError(f"{host} resolves to {ip}, {reason}")
+
+    async def _lookup(self, request: Request, host: str, port: int, what: str) -> str:
+        """The address to connect to for host:port (`what` names it in the error)."""
+        if _special_invalid(host):
+            raise CannotResolveHostError(
+                f"the address of {what} was not found (an .invalid name: RFC 6761)"
+            )
+        try:
+            infos = await self._getaddrinfo(host, port)
+        except socket.gaierror as exc:
+            raise CannotResolveHostError(
+                f"the address of {what} was not found ({_reason(exc)})"
+            ) from exc
+        if not infos:
+            raise CannotResolveHostError(f"the address of {what} was not found")
+        return str(infos[0][4][0])
+
+    def _getaddrinfo(self, host: str, port: int) -> asyncio.Future:
+        """The lookup of host:port, shared by the requests that need it at the same time: a
+        host's requisites, asked for together, would otherwise each wait for the resolver
+        (seconds per lookup where it drops queries, for a host that does not exist)."""
+        key = (host, port)
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            loop = asyncio.get_running_loop()
+            if key in self._resolved:
+                lookup = loop.create_future()
+                lookup.set_result(self._resolved[key])
+                return lookup
+            lookup = asyncio.ensure_future(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(key, done))
+        return asyncio.shield(lookup)  # a request timing out does not cancel the others' lookup
+
+    def _lookup_done(self, key: tuple[str, int], lookup: asyncio.Future) -> None:
+        self._lookups.pop(key, None)
+        if lookup.cancelled() or lookup.exception() is not None:
+            return  # the exception retrieved here too: every waiter may have timed out
+        if len(self._resolved) >= self._resolved_max:
+            if not self._resolved_max:
+                return
+            del self._resolved[next(iter(self._resolved))]  # the oldest
+        self._resolved[key] = lookup.result()
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -343,9 +392,9 @@ def _route(request: Request, proxy: Proxy | None) -> _Route:
     parsed = urlparse_cached(request)
     scheme = parsed.scheme.lower()
     if scheme not in ("http", "https"):
-        raise NotSupported(f"{request.url}: unsupported scheme {scheme!r}")
+        raise NotSupported(f"unsupported scheme {scheme!r}")
     if not parsed.hostname:
-        raise NotSupported(f"{request.url}: no host")
+        raise NotSupported("no host in the URL")
     port = parsed.port or (443 if scheme == "https" else 80)
     return _Route(scheme, parsed.hostname, port, proxy)
 
@@ -363,17 +412,11 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def _lookup(request: Request, host: str, port: int, what: str) -> str:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise CannotResolveHostError(
-            f"{request.url}: the address of {what} was not found ({_reason(exc)})"
-        ) from exc
-    if not infos:
-        raise CannotResolveHostError(f"{request.url}: the address of {what} was not found")
-    return str(infos[0][4][0])
+def _special_invalid(host: str) -> bool:
+    """RFC 6761, 6.4: a name under ``invalid.`` never resolves, and resolution libraries should
+    say so at once; glibc asks the resolver anyway (seconds where it drops queries)."""
+    name = host.rstrip(".").lower()
+    return name == "invalid" or name.endswith(".invalid")
 
 
 async def _local_addresses(host: str) -> list[IPAddress]:
@@ -408,15 +451,15 @@ async def _open(
         )
     except ConnectionRefusedError as exc:
         raise DownloadConnectionRefusedError(
-            f"{request.url}: {what} refused the connection"
+            f"{what} refused the connection"
         ) from exc
     except ssl.SSLError as exc:
         raise DownloadFailedError(
-            f"{request.url}: TLS with {what} failed: {_reason(exc)}"
+            f"TLS with {what} failed: {_reason(exc)}"
         ) from exc
     except OSError as exc:
         raise DownloadFailedError(
-            f"{request.url}: cannot connect to {what}: {_reason(exc)}"
+            f"cannot connect to {what}: {_reason(exc)}"
         ) from exc
 
 
@@ -441,14 +484,14 @@ async def _open_tunnel(
             event = protocol.next_event()
         except h11.RemoteProtocolError as exc:
             raise ProxyError(
-                f"{request.url}: the proxy {proxy.shown} did not answer CONNECT "
+                f"the proxy {proxy.shown} did not answer CONNECT "
                 f"{route.authority} in HTTP"
             ) from exc
         if event is h11.NEED_DATA:
             data = await reader.read(READ_CHUNK)
             if not data:
                 raise ProxyError(
-                    f"{request.url}: the proxy {proxy.shown} closed the connection instead of "
+                    f"the proxy {proxy.shown} closed the connection instead of "
                     f"opening a tunnel to {route.authority}"
                 )
             protocol.receive_data(data)
@@ -462,7 +505,7 @@ async def _open_tunnel(
 
 def _proxy_refusal(request: Request, proxy: Proxy, status: int, reason: str, what: str) -> str:
     """The proxy's no, in words: a 407 says whether credentials were sent at all."""
-    message = f"{request.url}: the proxy {proxy.shown} refused the {what}: {status}"
+    message = f"the proxy {proxy.shown} refused the {what}: {status}"
     message += f" {reason}" if reason else ""
     if status == 407:
         message += (
@@ -533,7 +576,7 @@ async def _read_response(
             if ended:
                 raise ServerClosedError(_closed_early(request, route, received)) from exc
             if malformed is not None:
-                message = f"{exchange.url}: malformed response head: {exc}"
+                message = f"malformed response head: {exc}"
                 raise DownloadFailedError(message) from exc
             protocol, malformed = _lenient_protocol(bytes(received), request, route, exc)
             connection.protocol = protocol
@@ -582,8 +625,8 @@ def _cut(exchange: Exchange, ended: bool) -> None:
 
 def _closed_early(request: Request, route: _Route, received: bytearray) -> str:
     if not received:
-        return f"{request.url}: {route.peer} closed the connection without answering"
-    return f"{request.url}: {route.peer} closed the connection in the middle of the response head"
+        return f"{route.peer} closed the connection without answering"
+    return f"{route.peer} closed the connection in the middle of the response head"
 
 
 def _lenient_protocol(
@@ -600,11 +643,11 @@ def _lenient_protocol(
     lines = head.replace(b"\r\n", b"\n").split(b"\n")
     if not sep:
         raise DownloadFailedError(
-            f"{request.url}: the response head does not end within {MAX_HEAD_SIZE // 1024} KiB"
+            f"the response head does not end within {MAX_HEAD_SIZE // 1024} KiB"
         ) from error
     if not lines[0].startswith(b"HTTP/"):
         raise DownloadFailedError(
-            f"{request.url}: {route.peer} did not answer in HTTP (it sent {lines[0][:60]!r})"
+            f"{route.peer} did not answer in HTTP (it sent {lines[0][:60]!r})"
         ) from error
     good = [line for line in lines[1:] if _HEADER_LINE.match(line)]
     bad = [line for line in lines[1:] if not _HEADER_LINE.match(line)]

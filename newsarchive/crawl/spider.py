@@ -15,7 +15,7 @@ import scrapy
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from newsarchive.base.failures import RunStopping
+from newsarchive.base.failures import DeadHostError, RunStopping
 from newsarchive.base.mediatypes import is_html
 from newsarchive.base.meta import (
     CAPTURE_META_KEY,
@@ -293,8 +293,10 @@ class BaseArticlesSpider(scrapy.Spider):
         yield from ()
 
     def requisite_failed(self, failure: Failure) -> Iterator[Any]:
-        logger.info("requisite not captured: %s: %s", failure.request.url,
-                    _describe_failure(failure))
+        # a dead host's requisites: its one WARNING says it (crawl/downloadermiddlewares/deadhosts)
+        level = logging.DEBUG if failure.check(DeadHostError) else logging.INFO
+        logger.log(level, "requisite not captured: %s: %s", failure.request.url,
+                   _describe_failure(failure))
         yield from ()
 
     def on_error(self, failure: Failure) -> Iterator[PageItem]:

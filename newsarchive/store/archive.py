@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from newsarchive import __version__
 from newsarchive.base.failures import ArchiveWriteError, describe_os_error
-from newsarchive.base.urls import redact_credentials, redact_url
+from newsarchive.base.urls import host_and_address, redact_credentials, redact_url
 from newsarchive.capture.proxies import ProxySelector, shown_proxy
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
@@ -71,6 +71,28 @@ class RunStats:
     edited: list[dict] = field(default_factory=list)  # {url, added, removed} of changed articles
     recovered: list[str] = field(default_factory=list)  # what start-of-run recovery did
     proxies_used: set[str] = field(default_factory=set)  # proxies exchanges went through, shown
+    # host (or host:port) -> {"reason", "requests_not_sent"}: hosts dead for the rest of the run
+    dead_hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def host_dead(self, host: str, reason: str) -> None:
+        self.dead_hosts.setdefault(host, {"reason": reason, "requests_not_sent": 0})
+
+    def dead_host_of(self, url: str) -> str | None:
+        """The dead host (or host:port) `url` is on, or None."""
+        if not self.dead_hosts:
+            return None
+        host, address = host_and_address(url)
+        return host if host in self.dead_hosts else address if address in self.dead_hosts else None
+
+    def dead_host_request(self, host: str) -> str:
+        """A request failed without being sent: its host was found dead before. Its reason."""
+        entry = self.dead_hosts[host]
+        entry["requests_not_sent"] += 1
+        return entry["reason"]
+
+    @property
+    def dead_host_requests(self) -> int:
+        return sum(entry["requests_not_sent"] for entry in self.dead_hosts.values())
 
     def extraction_done(self, extraction: dict[str, Any]) -> None:
         """Count a page that went to extraction, by its outcome."""
@@ -382,6 +404,7 @@ class Archive:
             "unmatched_related_titles": stats.unmatched_titles,
             "errors": stats.errors[:1000],
             "errors_total": len(stats.errors),
+            "dead_hosts": [{"host": host, **entry} for host, entry in stats.dead_hosts.items()],
         }
 
     def files_written(self) -> list[str]:

@@ -267,7 +267,7 @@ def test_failures_read_as_sentences(
 ) -> None:
     request = Request(hostile.url(path))
     error = fails(crawler, request)
-    assert isinstance(error, DownloadFailedError) and str(error) == f"{request.url}: {reason}"
+    assert isinstance(error, DownloadFailedError) and str(error) == reason
 
 
 def test_connection_refused(crawler: Crawler) -> None:
@@ -291,7 +291,7 @@ def test_unreachable_proxy_is_named_and_other_schemes_refused(
     error = fails(crawler, proxied)
     assert isinstance(error, DownloadConnectionRefusedError)
     assert str(error) == (
-        f"{proxied.url}: the proxy http://user:***@127.0.0.1:1 refused the connection"
+        "the proxy http://user:***@127.0.0.1:1 refused the connection"
     )
     socks = Request(site.base_url + PAGE, meta={"proxy": "socks5://127.0.0.1:1080"})
     assert "only http:// proxies" in str(fails(crawler, socks))
@@ -332,6 +332,6 @@ def test_private_addresses_checked_per_request_on_a_reused_connection(
 
     error = asyncio.run(scenario())
     assert isinstance(error, IgnoreRequest), "the link went out on the seed's connection"
-    assert "127.0.0.1" in str(error) and str(error).startswith(linked.url)
+    assert str(error).startswith("127.0.0.1 resolves to 127.0.0.1, a non-public address")
     assert [target for _, target, _ in site.requests[before:]] == [PAGE, COOKIES]
     assert site.connections - connections == 1  # the refusal left the connection in the pool

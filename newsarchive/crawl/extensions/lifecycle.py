@@ -106,6 +106,7 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         lines.append(f"  ({SEED_FORMS})")
     for unmatched in stats.unmatched_titles:
         lines.append(f"  unmatched related title: {unmatched['title']!r} (on {unmatched['seed']})")
+    lines.extend(_dead_host_lines(stats))
     if stats.errors:
         lines.append(f"  errors:     {len(stats.errors)}")
         lines.extend(f"    {error}" for error in stats.errors[:20])
@@ -130,6 +131,19 @@ def _part_lines(archive: Archive) -> list[str]:
         return []
     return [f"  resumed:    part {len(archive.earlier_parts) + 1} of the run; the counts below "
             "are this part's, the manifest's cover all parts"]
+
+
+def _dead_host_lines(stats, shown: int = 10) -> list[str]:
+    """Hosts that did not resolve or refused connections, the first `shown` named."""
+    if not stats.dead_hosts:
+        return []
+    lines = [f"  dead hosts: {len(stats.dead_hosts):,} "
+             f"({stats.dead_host_requests:,} requests not sent)"]
+    lines.extend(f"    {host}: {entry['reason']}"
+                 for host, entry in list(stats.dead_hosts.items())[:shown])
+    if len(stats.dead_hosts) > shown:
+        lines.append(f"    ... {len(stats.dead_hosts) - shown} more in the manifest")
+    return lines
 
 
 def _extraction_failure_lines(archive: Archive) -> list[str]:

@@ -48,11 +48,13 @@ class RequisitesMiddleware:
     """Adds requests for page requisites after what a callback yields (NEWSARCHIVE_REQUISITES;
     ``crawl --no-requisites`` turns it off). At most NEWSARCHIVE_REQUISITES_MAX per page, each
     body capped at NEWSARCHIVE_REQUISITES_MAXSIZE; robots.txt still applies, the crawl scope
-    does not (requisites are often on other hosts)."""
+    does not (requisites are often on other hosts). None is asked for on a host already found
+    dead (crawl/downloadermiddlewares/deadhosts.py): it is counted there as not sent."""
 
     def __init__(self, crawler: Crawler, config: Config):
         self.crawler = crawler
         self.config = config
+        self.stats = Archive.of(crawler).stats
         # 64-bit hashes of the requisites asked for in this run: most pages of a site share
         # their stylesheets, scripts and logos, and a Request the dupefilter drops costs more.
         self.requested: set[int] = set()
@@ -96,11 +98,17 @@ class RequisitesMiddleware:
         cap = self.config.requisites_max
         if len(urls) > cap:
             logger.info("%s: %d requisites, capturing the first %d", response.url, len(urls), cap)
+        stats = self.stats
         for url in urls[:cap]:
             key = hash(url)
-            if key not in self.requested:
-                self.requested.add(key)
+            if key in self.requested:
+                continue
+            self.requested.add(key)
+            dead = stats.dead_host_of(url)
+            if dead is None:
                 yield self._request(url, response, level + 1)
+            else:
+                stats.dead_host_request(dead)
 
     def _request(self, url: str, page: Response, level: int) -> Request:
         spider = self.crawler.spider
