@@ -126,6 +126,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     # before Scrapy's offsite check (50), which lets seeds' redirects leave the scope
     "newsarchive.crawl.downloadermiddlewares.redirectscope.RedirectScopeMiddleware": 45,
+    # before the offsite check too: a CDN requisite's host's robots.txt is fetched, not dropped
+    "newsarchive.crawl.downloadermiddlewares.robotsscope.RobotsTxtScopeMiddleware": 40,
     "newsarchive.crawl.downloadermiddlewares.retryafter.RetryAfterMiddleware": 550,
     # closer to the downloader than retries (550): a DNS failure or refused connection is not
     # retried, and robots.txt (100) hears of it as an IgnoreRequest (no ERROR, no traceback)

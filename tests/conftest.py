@@ -18,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(__file__).resolve().parent / "site"
 NEWSARCHIVE = [sys.executable, "-m", "newsarchive.cli"]
 
+# Crawls honour proxy variables (docs/proxies.md): the tests' crawls of 127.0.0.1 must not go
+# through a developer's proxy; tests of proxies set them explicitly.
+for _name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    os.environ.pop(_name, None)
+    os.environ.pop(_name.upper(), None)
+
 
 @pytest.fixture(scope="session")
 def expected() -> dict:

@@ -101,3 +101,14 @@ def test_some_pages_failing_is_not(shells, tmp_path):
     stats = run.manifests()[0]["stats"]
     assert (stats["extracted"], stats["extraction_errors"]) == (2, 1)
     assert stats["same_extraction_error"] is None
+
+
+def test_crawl_whose_component_cannot_load_says_so(site, tmp_path):
+    """A middleware that cannot be imported: Scrapy logs it and returns; the crawl exits 1."""
+    run = run_newsarchive(
+        "crawl", f"{site.base_url}/index.html", "-o", str(tmp_path / "out"),
+        "-s", 'DOWNLOADER_MIDDLEWARES={"no_such_package.Middleware": 10}',
+    )
+    assert run.returncode == 1
+    assert ("newsarchive crawl: the crawl could not start: ModuleNotFoundError: "
+            "No module named 'no_such_package'") in run.stderr

@@ -9,6 +9,7 @@ from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.crawl.spidermiddlewares.requisites import requisite_urls
+from newsarchive.demo.server import SiteServer
 from newsarchive.extract.requisites import css_urls
 from tests.conftest import CrawlRun, run_newsarchive, write_seed_document
 
@@ -103,3 +104,30 @@ def test_requisite_urls_from_html_and_css():
     assert css_urls("@font-face{src:url('f.woff2') format('woff2')} @import 'x.css';") == [
         "x.css", "f.woff2"
     ]
+
+
+def test_requisites_on_another_host_obey_its_robots_txt(tmp_path: Path):
+    """A requisite on a host outside the scope (here `localhost` beside a seed on 127.0.0.1,
+    one server) is fetched only if that host's robots.txt allows it."""
+    root = tmp_path / "site"
+    (root / "private").mkdir(parents=True)
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    (root / "open.png").write_bytes(b"\x89PNG\r\n\x1a\n open")
+    (root / "private" / "closed.png").write_bytes(b"\x89PNG\r\n\x1a\n closed")
+    with SiteServer(root) as server:
+        other = f"http://localhost:{server.port}"
+        (root / "index.html").write_text(
+            "<html><head><title>Page</title></head><body><article><h1>Page</h1>"
+            f"<p>{'Words of the article. ' * 40}</p>"
+            f'<img src="{other}/open.png"><img src="{other}/private/closed.png">'
+            "</article></body></html>"
+        )
+        run = run_newsarchive(
+            "crawl", f"{server.base_url}/index.html", "--depth", "0", "-o", str(tmp_path / "out"),
+            "-s", "NEWSARCHIVE_BLOCK_PRIVATE_ADDRESSES=False",
+        )
+        paths = server.paths
+    assert run.returncode == 0, run.stderr
+    assert paths.count("/robots.txt") == 2, run.stderr  # 127.0.0.1's and localhost's
+    assert "/open.png" in paths
+    assert "/private/closed.png" not in paths

@@ -12,6 +12,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import NotSupported
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
+from twisted.python.failure import Failure
 
 from newsarchive.base.exitcodes import (
     EXIT_FATAL,
@@ -205,10 +206,16 @@ def run_spider(overrides: dict[str, object], run_id: str) -> tuple[int, str | No
     stop.install()
     process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler("articles")
-    process.crawl(crawler)
+    failures: list[Failure] = []
+    process.crawl(crawler).addErrback(failures.append)
     stop.start(process, crawler)
     archive = Archive.of(crawler)
     stats = archive.stats
+    if failures:  # a component failed to load or start: Scrapy logged its traceback
+        error = failures[0].value
+        print(f"newsarchive crawl: the crawl could not start: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return EXIT_FATAL, archive.finish_reason
     if archive.extraction_unavailable is not None:
         print(unavailable_message(archive.extraction_unavailable), file=sys.stderr)
         return EXIT_FATAL, archive.finish_reason
