@@ -115,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, help="the evalset tarball or its unpacked folder")
     evaluate.add_argument("--limit", type=int, help="only the first N pages")
     evaluate.add_argument("--min-f1", type=float, help="exit 1 if F1 is below this")
+    evaluate.add_argument(
+        "--labels", type=Path, help="metadata labels (default: eval/metadata-labels.json)"
+    )
+    evaluate.add_argument(
+        "--metadata-only", action="store_true",
+        help="crawl only the labelled pages and score only their metadata (fast)",
+    )
+    evaluate.add_argument(
+        "--misses", action="store_true", help="list the pages whose metadata newsarchive missed"
+    )
     return parser
 
 

@@ -4,6 +4,8 @@ The pages of ``../shared/eval/trafilatura-evalset.tar.gz`` (unpacked to a tempor
 served on 127.0.0.1, each with the charset its HTML declares in the Content-Type header, crawled
 by ``newsarchive crawl`` in a subprocess, and the JSONL ``text`` of each page is scored against
 the page's must-contain (``with``) and must-not-contain (``without``) snippets (docs/quality.md).
+Its ``title``, ``author``, ``published`` and ``language`` are scored against the hand-made labels
+of ``eval/metadata-labels.json`` (:mod:`newsarchive.commands.evaluate_metadata`).
 
 The same bodies are also extracted in this process, one page after another, to time extraction
 alone (pages per CPU-second: per core), and run through plain ``trafilatura.extract`` as the
@@ -32,6 +34,16 @@ from urllib.parse import urlsplit
 import trafilatura
 
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK, EXIT_USAGE
+from newsarchive.commands.evaluate_metadata import (
+    DEFAULT_LABELS,
+    Extracted,
+    Label,
+    MetadataEvaluation,
+    load_labels,
+    metadata_report,
+    score_metadata,
+    trafilatura_metadata,
+)
 from newsarchive.demo.server import SiteServer
 from newsarchive.extract.analysis import detect_language, extract_page
 from newsarchive.extract.decoding import decode_html
@@ -231,6 +243,7 @@ class CrawlResult:
     seconds: float
     returncode: int
     stderr: str
+    records: dict[str, dict] = field(default_factory=dict)  # the JSONL lines, by URL path
 
 
 def crawl(base_url: str, paths: Iterable[str], workdir: Path) -> CrawlResult:
@@ -249,12 +262,13 @@ def crawl(base_url: str, paths: Iterable[str], workdir: Path) -> CrawlResult:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    texts = {}
+    texts, records = {}, {}
     for jsonl in sorted((output / "articles").glob("*.jsonl")):
         for line in jsonl.read_text("utf-8").splitlines():
             record = json.loads(line)
             texts[_path_of(record["url"])] = record.get("text") or ""
-    return CrawlResult(texts, seconds, proc.returncode, proc.stderr)
+            records[_path_of(record["url"])] = record
+    return CrawlResult(texts, seconds, proc.returncode, proc.stderr, records)
 
 
 def _path_of(url: str) -> str:
@@ -270,12 +284,22 @@ class Evaluation:
     reference: Score  # trafilatura alone
     reference_cpu: float
     pages: list[EvalPage]
+    metadata: MetadataEvaluation | None = None
 
 
-def evaluate(data: Path, limit: int | None = None, reference: bool = True) -> Evaluation:
-    """Serve, crawl and score the first `limit` pages of the evalset at `data`."""
+def evaluate(
+    data: Path,
+    limit: int | None = None,
+    reference: bool = True,
+    labels: dict[str, Label] | None = None,
+    metadata_only: bool = False,
+) -> Evaluation:
+    """Serve, crawl and score the first `limit` pages of the evalset at `data`; with `labels`,
+    also their metadata. `metadata_only`: only the labelled pages, text left unscored."""
     with unpacked(data) as root, tempfile.TemporaryDirectory(prefix="newsarchive-eval-") as tmp:
         pages = load_pages(root, limit)
+        if metadata_only:
+            pages = [page for page in pages if page.key in (labels or {})]
         paths = site_paths(pages)
         workdir = Path(tmp)
         build_site(pages, paths, workdir / "site")
@@ -283,9 +307,14 @@ def evaluate(data: Path, limit: int | None = None, reference: bool = True) -> Ev
             result = crawl(server.base_url, paths.values(), workdir)
             urls = {key: f"{server.base_url}{path}" for key, path in paths.items()}
         by_key = {key: result.texts.get(path, "") for key, path in paths.items()}
-        direct_texts, direct_cpu = extract_all(pages, newsarchive_text, urls)
-        reference_texts, reference_cpu = ({}, 0.0)
-        if reference:
+        metadata = None
+        if labels:
+            records = {key: result.records.get(path, {}) for key, path in paths.items()}
+            metadata = evaluate_metadata(pages, labels, records, urls)
+        direct_texts, direct_cpu, reference_texts, reference_cpu = {}, 0.0, {}, 0.0
+        if not metadata_only:
+            direct_texts, direct_cpu = extract_all(pages, newsarchive_text, urls)
+        if reference and not metadata_only:
             reference_texts, reference_cpu = extract_all(pages, trafilatura_text, urls)
     return Evaluation(
         pipeline=score(pages, by_key),
@@ -295,6 +324,32 @@ def evaluate(data: Path, limit: int | None = None, reference: bool = True) -> Ev
         reference=score(pages, reference_texts),
         reference_cpu=reference_cpu,
         pages=pages,
+        metadata=metadata,
+    )
+
+
+def evaluate_metadata(
+    pages: list[EvalPage],
+    labels: dict[str, Label],
+    records: dict[str, dict],
+    urls: dict[str, str],
+) -> MetadataEvaluation:
+    """Score the crawl's JSONL metadata and trafilatura alone (same bytes, same URL) against
+    the labels of the pages evaluated."""
+    _quiet()
+    labelled = [page for page in pages if page.key in labels]
+    ours = {page.key: Extracted.from_record(records[page.key]) for page in labelled}
+    theirs = {
+        page.key: trafilatura_metadata(page.path.read_bytes(), urls[page.key],
+                                       page.content_type())
+        for page in labelled
+    }  # fmt: skip
+    chosen = [labels[page.key] for page in labelled]
+    return MetadataEvaluation(
+        labels=chosen,
+        newsarchive=score_metadata(chosen, ours),
+        reference=score_metadata(chosen, theirs),
+        extracted=ours,
     )
 
 
@@ -354,8 +409,17 @@ def run(args: argparse.Namespace) -> int:
     if not data.exists():
         print(f"newsarchive eval: no evaluation data at {data}", file=sys.stderr)
         return EXIT_USAGE
-    evaluation = evaluate(data, args.limit)
-    print(report(evaluation))
+    labels_path: Path = args.labels or DEFAULT_LABELS
+    metadata_only: bool = args.metadata_only
+    if metadata_only and not labels_path.is_file():
+        print(f"newsarchive eval: no metadata labels at {labels_path}", file=sys.stderr)
+        return EXIT_USAGE
+    labels = load_labels(labels_path) if labels_path.is_file() else None
+    evaluation = evaluate(data, args.limit, labels=labels, metadata_only=metadata_only)
+    if not metadata_only:
+        print(report(evaluation))
+    if evaluation.metadata is not None:
+        print(metadata_report(evaluation.metadata, misses=args.misses))
     f1 = evaluation.pipeline.normalised.f1
     if evaluation.crawl.returncode not in (0, 3):
         print(f"newsarchive eval: the crawl failed:\n{evaluation.crawl.stderr[-2000:]}",
