@@ -54,6 +54,7 @@ _BYLINE_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
 _BYLINE_CLASS = re.compile(r"author-?name|AuthorName|authorName")
 _WORD = re.compile(r"\w+")
 _WEB = re.compile(r"https?://|www\.|\.(?:com|org|net)\b", re.I)
+_ADDRESS = re.compile(r"https?://|\S+@\S+\.\w+$")
 _CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a heading's
 _TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
 _MAX_HEADINGS = 3
@@ -257,8 +258,8 @@ def _names(value: Any) -> str | None:
 def _authors(value: Any, kind: str = "person") -> str | None:
     """The authors of the given kind (``person``: also untyped names and plain strings;
     ``declared person``: Person objects only; ``organization``: Organization authors only),
-    normalised as trafilatura normalises names."""
-    found = None
+    joined by '; ' as declared (entities decoded, spaces collapsed, web addresses skipped)."""
+    names = []
     for item in value if isinstance(value, list) else [value]:
         kinds = _types(item) if isinstance(item, dict) else set()
         if kind == "declared person" and "person" not in kinds:
@@ -268,9 +269,8 @@ def _authors(value: Any, kind: str = "person") -> str | None:
         name = item.get("name") if isinstance(item, dict) else item
         if isinstance(item, dict) and not name and item.get("familyName"):
             name = f"{item.get('givenName') or ''} {item['familyName']}"
-        for text in _strings(name):
-            found = normalize_authors(found, unescape(text))
-    return found
+        names += [" ".join(unescape(text).split()) for text in _strings(name)]
+    return "; ".join(dict.fromkeys(n for n in names if not _ADDRESS.match(n))) or None
 
 
 def _image(value: Any) -> tuple[str | None, str | None]:
