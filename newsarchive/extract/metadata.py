@@ -51,10 +51,11 @@ _TYPE_PREFIX = re.compile(r"^.*[/:#]")
 _FALSE = frozenset({"false", "no", "0"})
 _MIN_YEAR = 1990
 _BYLINE_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
+_AUTOR_CLASS = re.compile(r"(?:^|[\s_-])[Aa]utor(?:$|[\s_-]|in\b|es\b)")
+_CREDIT = re.compile(r"(?:Foto|Fotos|Photo|Photos|Bild|Image)\b", re.I)  # a picture's credit
 _BYLINE_CLASS = re.compile(r"author-?name|AuthorName|authorName")
 _WORD = re.compile(r"\w+")
 _WEB = re.compile(r"https?://|www\.|\.(?:com|org|net)\b", re.I)
-_ADDRESS = re.compile(r"https?://|\S+@\S+\.\w+$")
 _CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a heading's
 _TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
 _MAX_HEADINGS = 3
@@ -258,8 +259,8 @@ def _names(value: Any) -> str | None:
 def _authors(value: Any, kind: str = "person") -> str | None:
     """The authors of the given kind (``person``: also untyped names and plain strings;
     ``declared person``: Person objects only; ``organization``: Organization authors only),
-    joined by '; ' as declared (entities decoded, spaces collapsed, web addresses skipped)."""
-    names = []
+    normalised as trafilatura normalises names (entities decoded first)."""
+    found = None
     for item in value if isinstance(value, list) else [value]:
         kinds = _types(item) if isinstance(item, dict) else set()
         if kind == "declared person" and "person" not in kinds:
@@ -269,8 +270,9 @@ def _authors(value: Any, kind: str = "person") -> str | None:
         name = item.get("name") if isinstance(item, dict) else item
         if isinstance(item, dict) and not name and item.get("familyName"):
             name = f"{item.get('givenName') or ''} {item['familyName']}"
-        names += [" ".join(unescape(text).split()) for text in _strings(name)]
-    return "; ".join(dict.fromkeys(n for n in names if not _ADDRESS.match(n))) or None
+        for text in _strings(name):
+            found = normalize_authors(found, unescape(text))
+    return found
 
 
 def _image(value: Any) -> tuple[str | None, str | None]:
@@ -542,7 +544,7 @@ def _byline(tree: HtmlElement) -> str | None:
     for found in _byline_searches(tree):
         for elem in found:
             content = trim(" ".join(elem.itertext()))
-            if not content or not 2 < len(content) < 120:
+            if not content or not 2 < len(content) < 120 or _CREDIT.match(content):
                 continue
             if discarded is None:
                 discarded = {hit for expr in AUTHOR_DISCARD_XPATHS for hit in expr(tree)}
@@ -567,6 +569,8 @@ def _byline_searches(tree: HtmlElement) -> Iterator[list[HtmlElement]]:
     yield _byline_candidates(tree)
     for expression in AUTHOR_XPATHS[1:]:  # the generic ones, when the specific finds nothing
         yield expression(tree)
+    # "autor" (German, Spanish, Portuguese, Polish...), which trafilatura's patterns miss
+    yield [e for e in tree.iter(*_BYLINE_TAGS) if _AUTOR_CLASS.search(e.get("class") or "")]
 
 
 def _discarded(elem: HtmlElement, discarded: set[HtmlElement]) -> bool:
