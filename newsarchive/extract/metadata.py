@@ -186,17 +186,27 @@ def _is_listing(objects: list[dict[str, Any]], url: str | None) -> bool:
 
 
 def _with_references(obj: dict[str, Any], objects: list[dict[str, Any]]) -> dict[str, Any]:
-    """The object with its author and publisher references (``{"@id": ...}``) replaced by the
-    objects of the page they name."""
-    known = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str) and len(o) > 1}
+    """The object with its author references (``{"@id": ...}``) replaced by the objects of the
+    page they name. (A publisher named by reference is left out of the sitename: it is the
+    company more often than the site.)"""
+    known = _known(objects)
     resolved = dict(obj)
-    for key in ("author", "publisher"):
+    for key in ("author",):
         value = obj.get(key)
         if isinstance(value, list):
             resolved[key] = [_resolve(item, known) for item in value]
         elif value is not None:
             resolved[key] = _resolve(value, known)
     return resolved
+
+
+def _known(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The page's objects by their @id (those that are more than a reference)."""
+    return {o["@id"]: o for o in objects if isinstance(o.get("@id"), str) and len(o) > 1}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _resolve(value: Any, known: dict[str, dict[str, Any]]) -> Any:
@@ -446,8 +456,9 @@ def _site_names(
     Person (a one-person site), the WebSite objects' names, og:site_name, and the host with and
     without its TLD."""
     publisher = obj.get("publisher") if obj else None
-    names = [_names(p) for p in (publisher if isinstance(publisher, list) else [publisher])
-             if not (isinstance(p, dict) and "person" in _types(p))]  # fmt: skip
+    known = _known(objects)
+    publishers = [_resolve(p, known) for p in _as_list(publisher)]
+    names = [_names(p) for p in publishers if not (isinstance(p, dict) and "person" in _types(p))]
     names += [_text(o.get("name")) for o in objects if "website" in _types(o)]
     host = (urlsplit(url or "").hostname or "").removeprefix("www.")
     names += [declared, host, host.split(".")[0]]
@@ -473,14 +484,17 @@ def _checked_title(
 
 
 def _checked_author(site: set[str], sources: tuple[Callable[[], str | None], ...]) -> str | None:
-    """The first author that is not the site (its name or host) and not a web address; an
-    author JSON-LD declares a Person (the first source) may bear the site's name (a blog's)."""
+    """The first author left when the names that are the site (its name or host) or a web
+    address are dropped; an author JSON-LD declares a Person (the first source) may bear the
+    site's name (a blog's)."""
     for number, source in enumerate(sources):
         author = source()
         if number == 0 and author:
             return author
-        if author and not _is_site(author, site) and not _WEB.search(author):
-            return author
+        names = [name for name in (author or "").split("; ") if name.strip()]
+        kept = [name for name in names if not _is_site(name, site) and not _WEB.search(name)]
+        if kept:
+            return "; ".join(kept)
     return None
 
 
