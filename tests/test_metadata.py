@@ -251,3 +251,11 @@ def test_comment_form_and_commenters_are_not_bylines() -> None:
         '<form><p class="comment-form-author"><label>Name *</label></p></form>'
     )
     assert metadata(header=comments).author is None
+
+
+def test_author_names_that_are_the_site_or_an_address_are_dropped_from_a_list() -> None:
+    meta = metadata(
+        '<meta property="og:site_name" content="City Times">'
+        '<meta name="author" content="facebook.com; City Times; Ada Jones">'
+    )
+    assert meta.author == "Ada Jones"

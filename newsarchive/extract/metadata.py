@@ -55,7 +55,9 @@ _AUTOR_CLASS = re.compile(r"(?:^|[\s_-])[Aa]utor(?:$|[\s_-]|in\b|es\b)")
 _CREDIT = re.compile(r"(?:Foto|Fotos|Photo|Photos|Bild|Image)\b", re.I)  # a picture's credit
 _BYLINE_CLASS = re.compile(r"author-?name|AuthorName|authorName")
 _WORD = re.compile(r"\w+")
-_WEB = re.compile(r"https?://|www\.|\.(?:com|org|net)\b", re.I)
+_WEB = re.compile(  # a web address, also as trafilatura normalises one ("Facebook Com")
+    r"https?://|www\.|\.(?:com|org|net)\b|^\S+ (?:Com|De|Org|Net|At|Ch|Fr|It|Pl|Uk)$", re.I
+)
 _CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a heading's
 _TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
 _MAX_HEADINGS = 3
