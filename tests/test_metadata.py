@@ -84,7 +84,7 @@ def test_graph_with_website_organization_article_and_breadcrumbs() -> None:
         {"@type": "BreadcrumbList", "itemListElement": [
             {"@type": "ListItem", "position": 1, "name": "Politics"}]},
         {**ARTICLE, "publisher": {"@id": "https://news.example.org/#org"},
-         "author": "City Times; Ada Jones"},
+         "author": "Ada Jones; City Times"},
     ]}  # fmt: skip
     # a publisher named by reference is the company more often than the site: not the sitename,
     # but the author that bears its name is still dropped
@@ -257,5 +257,14 @@ def test_author_names_that_are_the_site_or_an_address_are_dropped_from_a_list() 
     meta = metadata(
         '<meta property="og:site_name" content="City Times">'
         '<meta name="author" content="facebook.com; City Times; Ada Jones">'
+    )
+    assert meta.author == "Ada Jones"
+
+
+def test_author_that_starts_with_the_site_is_its_address() -> None:
+    meta = metadata(
+        '<meta property="og:site_name" content="City Times">'
+        '<meta name="author" content="City Times, Hamburg, Germany">',
+        header='<p class="byline">By Ada Jones</p>',
     )
     assert meta.author == "Ada Jones"

@@ -487,13 +487,16 @@ def _checked_title(
 
 def _checked_author(site: set[str], sources: tuple[Callable[[], str | None], ...]) -> str | None:
     """The first author left when the names that are the site (its name or host) or a web
-    address are dropped; an author JSON-LD declares a Person (the first source) may bear the
-    site's name (a blog's)."""
+    address are dropped; a value that starts with the site's name fails whole (what follows is
+    its address: "SPIEGEL ONLINE, Hamburg, Germany"). An author JSON-LD declares a Person (the
+    first source) may bear the site's name (a blog's)."""
     for number, source in enumerate(sources):
         author = source()
         if number == 0 and author:
             return author
-        names = [name for name in (author or "").split("; ") if name.strip()]
+        names = [name for name in (author or "").split("; ") if len(name.strip()) > 1]
+        if not names or _is_site(names[0], site):  # the site, maybe followed by its address
+            continue
         kept = [name for name in names if not _is_site(name, site) and not _WEB.search(name)]
         if kept:
             return "; ".join(kept)
