@@ -268,3 +268,11 @@ def test_author_that_starts_with_the_site_is_its_address() -> None:
         header='<p class="byline">By Ada Jones</p>',
     )
     assert meta.author == "Ada Jones"
+
+
+@pytest.mark.parametrize(
+    "label", ["Stand: 2. Mai 2024", "Posted", "Follow", "Autor", "Quelle: dpa"]
+)
+def test_byline_labels_are_not_names(label: str) -> None:
+    meta = metadata(header=f'<span class="author">{label}</span><p class="byline">Ada Jones</p>')
+    assert meta.author == "Ada Jones"

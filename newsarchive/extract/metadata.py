@@ -53,6 +53,11 @@ _MIN_YEAR = 1990
 _BYLINE_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
 _AUTOR_CLASS = re.compile(r"(?:^|[\s_-])[Aa]utor(?:$|[\s_-]|in\b|es\b)")
 _CREDIT = re.compile(r"(?:Foto|Fotos|Photo|Photos|Bild|Image)\b", re.I)  # a picture's credit
+_LABEL = re.compile(  # a byline element's label, date or source line, not a name
+    r"(?:stand|datum|veröffentlicht|aktualisiert|posted|published|updated|follow|user|name|"
+    r"article by|źródło|quelle|source|domena publiczna)\b|(?:autor|author|auteurs?)$",
+    re.I,
+)
 _BYLINE_CLASS = re.compile(r"author-?name|AuthorName|authorName")
 _WORD = re.compile(r"\w+")
 _WEB = re.compile(  # a web address, also as trafilatura normalises one ("Facebook Com")
@@ -567,8 +572,9 @@ def _byline(tree: HtmlElement) -> str | None:
                 continue
             if discarded is None:
                 discarded = {hit for expr in AUTHOR_DISCARD_XPATHS for hit in expr(tree)}
-            if not _discarded(elem, discarded):
-                return normalize_authors(None, content)
+            author = None if _discarded(elem, discarded) else normalize_authors(None, content)
+            if author and not _LABEL.match(author):
+                return author
     return None
 
 
