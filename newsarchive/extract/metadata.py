@@ -27,7 +27,7 @@ from trafilatura.metadata import (
     normalize_authors,
 )
 from trafilatura.utils import trim
-from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
+from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS
 
 ARTICLE_TYPES = frozenset(
     {"article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
@@ -53,6 +53,15 @@ _MIN_YEAR = 1990
 _BYLINE_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
 _AUTOR_CLASS = re.compile(r"(?:^|[\s_-])[Aa]utor(?:$|[\s_-]|in\b|es\b)")
 _CREDIT = re.compile(r"(?:Foto|Fotos|Photo|Photos|Bild|Image)\b", re.I)  # a picture's credit
+# trafilatura.xpaths.AUTHOR_XPATHS[1:] as lxml tag filters and Python patterns
+_GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
+_GENERIC_CLASSES = frozenset({"byline", "username", "byl", "BBL"})
+_GENERIC_ID = re.compile(r"author|zuozhe|bianji|xiaobian")
+_GENERIC_CLASS = re.compile(
+    r"author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name"
+)
+_LAST_ID = re.compile(r"[Aa]uthor")
+_LAST_CLASS = re.compile(r"[Aa]uthor|screenname|writer|[Bb]yline")
 _LABEL = re.compile(  # a byline element's label, date or source line, not a name
     r"(?:stand|datum|veröffentlicht|aktualisiert|posted|published|updated|follow|user|name|"
     r"article by|źródło|quelle|source|domena publiczna)\b|(?:autor|author|auteurs?)$",
@@ -591,11 +600,35 @@ def _page_author(objects: list[dict[str, Any]], url: str | None) -> str | None:
 
 
 def _byline_searches(tree: HtmlElement) -> Iterator[list[HtmlElement]]:
+    """The elements of trafilatura's author XPaths, one list per XPath in its order, and last
+    those of class "autor" (German, Spanish, Portuguese, Polish...), which its patterns miss.
+    The generic ones are found in one pass by lxml and Python's re (cheaper than libxml2's
+    XPath with EXSLT regular expressions), and only when the specific one finds nothing."""
     yield _byline_candidates(tree)
-    for expression in AUTHOR_XPATHS[1:]:  # the generic ones, when the specific finds nothing
-        yield expression(tree)
-    # "autor" (German, Spanish, Portuguese, Polish...), which trafilatura's patterns miss
-    yield [e for e in tree.iter(*_BYLINE_TAGS) if _AUTOR_CLASS.search(e.get("class") or "")]
+    generic: list[HtmlElement] = []
+    last_resort: list[HtmlElement] = []
+    autor: list[HtmlElement] = []
+    for elem in tree.iter():
+        attributes = elem.attrib
+        if not attributes or not isinstance(elem.tag, str):
+            continue
+        css, ident = attributes.get("class") or "", attributes.get("id") or ""
+        itemprop = attributes.get("itemprop") or ""
+        if elem.tag in _GENERIC_TAGS and (
+            css in _GENERIC_CLASSES or "author" in itemprop
+            or _GENERIC_ID.search(ident) or _GENERIC_CLASS.search(css)
+        ):  # fmt: skip
+            generic.append(elem)
+        if (
+            "Byline" in (attributes.get("data-component") or "") or "author" in itemprop
+            or _LAST_ID.search(ident) or _LAST_CLASS.search(css)
+        ):  # fmt: skip
+            last_resort.append(elem)
+        if elem.tag in _BYLINE_TAGS and _AUTOR_CLASS.search(css):
+            autor.append(elem)
+    yield generic
+    yield last_resort
+    yield autor
 
 
 def _discarded(elem: HtmlElement, discarded: set[HtmlElement]) -> bool:
