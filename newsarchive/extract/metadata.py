@@ -1,10 +1,13 @@
-"""Page metadata, cheapest and most explicit source first.
+"""Page metadata, cheapest and most explicit source first, each field chosen by evidence.
 
-Precedence, field by field: JSON-LD (the page's own ``NewsArticle``/``Article`` object) >
-meta tags (Open Graph, ``article:*``, ``name=...``, ``itemprop``) > trafilatura's heuristics
-(title from ``<h1>``/``<title>``, author from specific byline markup, sitename) > htmldate
-(dates only, without its extensive search). Everything runs on the tree already parsed for
-extraction; the slow fallbacks run only for fields the page did not declare.
+Precedence, field by field: JSON-LD (the page's own ``NewsArticle``/``Article`` object, in any
+of the shapes real sites use) > meta tags (Open Graph, ``article:*``, ``name=...``,
+``itemprop``) > trafilatura's heuristics (title from ``<h1>``/``<title>``, author from byline
+markup by its author XPaths, sitename) > htmldate (dates only, without its extensive search).
+A value must pass its field's checks (`_checked_title`, `_checked_author`, `_checked_date`),
+else the next source is tried; where sources disagree, the visible page decides. Everything
+runs on the tree already parsed for extraction; the slow fallbacks run only for fields the page
+did not declare. The rules and their evidence: docs/jsonl.md, docs/quality.md.
 """
 
 from __future__ import annotations
