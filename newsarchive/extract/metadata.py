@@ -1,10 +1,13 @@
-"""Page metadata, cheapest and most explicit source first.
+"""Page metadata, cheapest and most explicit source first, each field chosen by evidence.
 
-Precedence, field by field: JSON-LD (the page's own ``NewsArticle``/``Article`` object) >
-meta tags (Open Graph, ``article:*``, ``name=...``, ``itemprop``) > trafilatura's heuristics
-(title from ``<h1>``/``<title>``, author from specific byline markup, sitename) > htmldate
-(dates only, without its extensive search). Everything runs on the tree already parsed for
-extraction; the slow fallbacks run only for fields the page did not declare.
+Precedence, field by field: JSON-LD (the page's own ``NewsArticle``/``Article`` object, in any
+of the shapes real sites use) > meta tags (Open Graph, ``article:*``, ``name=...``,
+``itemprop``) > trafilatura's heuristics (title from ``<h1>``/``<title>``, author from byline
+markup by its author XPaths, sitename) > htmldate (dates only, without its extensive search).
+A value must pass its field's checks (`_checked_title`, `_checked_author`, `_checked_date`),
+else the next source is tried; where sources disagree, the visible page decides. Everything
+runs on the tree already parsed for extraction; the slow fallbacks run only for fields the page
+did not declare. The rules and their evidence: docs/jsonl.md, docs/quality.md.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -44,10 +48,38 @@ MODIFIED_METAS = (
 )  # fmt: skip
 SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 IMAGE_METAS = ("og:image", "og:image:url", "twitter:image", "twitter:image:src")
+LISTING_TYPES = frozenset({"collectionpage", "searchresultspage"})
+_SCHEMA_PREFIX = re.compile(r"^(?:schema:|https?://schema\.org/)")
+_TYPE_PREFIX = re.compile(r"^.*[/:#]")
 _FALSE = frozenset({"false", "no", "0"})
 _MIN_YEAR = 1990
 _BYLINE_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
+_AUTOR_CLASS = re.compile(r"(?:^|[\s_-])[Aa]utor(?:$|[\s_-]|in\b|es\b)")
+_CREDIT = re.compile(r"(?:Foto|Fotos|Photo|Photos|Bild|Image)\b", re.I)  # a picture's credit
+# trafilatura.xpaths.AUTHOR_XPATHS[1:] as lxml tag filters and Python patterns
+_GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
+_GENERIC_CLASSES = frozenset({"byline", "username", "byl", "BBL"})
+_GENERIC_ID = re.compile(r"author|zuozhe|bianji|xiaobian")
+_GENERIC_CLASS = re.compile(
+    r"author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name"
+)
+_LAST_ID = re.compile(r"[Aa]uthor")
+_LAST_CLASS = re.compile(r"[Aa]uthor|screenname|writer|[Bb]yline")
+_LABEL = re.compile(  # a byline element's label, date or source line, not a name
+    r"(?:stand|datum|veröffentlicht|aktualisiert|posted|published|updated|follow|user|name|"
+    r"article by|źródło|quelle|source|domena publiczna)\b|(?:autor|author|auteurs?)$",
+    re.I,
+)
 _BYLINE_CLASS = re.compile(r"author-?name|AuthorName|authorName")
+_WORD = re.compile(r"\w+")
+_WEB = re.compile(  # a web address, also as trafilatura normalises one ("Facebook Com")
+    r"https?://|www\.|\.(?:com|org|net)\b|^\S+ (?:Com|De|Org|Net|At|Ch|Fr|It|Pl|Uk)$", re.I
+)
+_CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a heading's
+_TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
+_MAX_HEADINGS = 3
+_HEADER_END = 200  # characters of a paragraph that ends the article's header
+_DATE_SLACK = timedelta(days=1)  # a page's clock ahead of the capture's
 _JSON_COMMENTS = re.compile(r"^\s*(?:<!--|//<!\[CDATA\[|/\*<!\[CDATA\[\*/)|(?:-->|//\]\]>)\s*$")
 
 
@@ -75,7 +107,9 @@ class Metadata:
 
 
 def json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
-    """Every JSON object of the page's JSON-LD scripts, @graph members and lists flattened."""
+    """Every JSON object of the page's JSON-LD scripts, whatever their shape: top-level arrays,
+    ``@graph`` members and a page's ``mainEntity`` flattened; ``schema:`` prefixed keys (an
+    ``@context`` object naming a prefix) read as plain ones."""
     for script in tree.iterfind(".//script[@type]"):
         if script.get("type", "").strip().lower() != "application/ld+json" or not script.text:
             continue
@@ -83,7 +117,7 @@ def json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
             data = json.loads(_JSON_COMMENTS.sub("", script.text.strip()), strict=False)
         except ValueError:
             continue
-        yield from _flatten(data)
+        yield from _flatten(_unprefixed(data))
 
 
 def _flatten(data: Any) -> Iterator[dict[str, Any]]:
@@ -92,22 +126,112 @@ def _flatten(data: Any) -> Iterator[dict[str, Any]]:
             yield from _flatten(item)
     elif isinstance(data, dict):
         yield data
-        if "@graph" in data:
-            yield from _flatten(data["@graph"])
+        for key in ("@graph", "mainEntity"):
+            if isinstance(data.get(key), (dict, list)):
+                yield from _flatten(data[key])
+
+
+def _unprefixed(data: Any) -> Any:
+    """Keys as ``schema:headline`` or ``http://schema.org/headline`` read as ``headline``."""
+    if isinstance(data, list):
+        return [_unprefixed(item) for item in data]
+    if isinstance(data, dict):
+        return {_SCHEMA_PREFIX.sub("", key): _unprefixed(value) for key, value in data.items()}
+    return data
 
 
 def _types(obj: dict[str, Any]) -> set[str]:
     kind = obj.get("@type")
     kinds = kind if isinstance(kind, list) else [kind]
-    return {k.rsplit("/", 1)[-1].lower() for k in kinds if isinstance(k, str)}
+    return {_TYPE_PREFIX.sub("", k).lower() for k in kinds if isinstance(k, str)}
 
 
-def article_object(tree: HtmlElement) -> dict[str, Any] | None:
-    """The page's article object: the first of an article type, the longest body winning."""
-    articles = [obj for obj in json_ld_objects(tree) if _types(obj) & ARTICLE_TYPES]
+def article_object(
+    tree: HtmlElement, url: str | None = None, objects: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The page's own article object. Of several, the one naming the page's URL, else the one
+    whose headline the page shows (``<title>``, ``<h1>``), else the longest body, else the first.
+    None on a listing page (CollectionPage, ItemList of the page) unless an article is the page's.
+    Author references by ``@id`` are resolved."""
+    objects = list(json_ld_objects(tree)) if objects is None else objects
+    articles = [obj for obj in objects if _types(obj) & ARTICLE_TYPES]
     if not articles:
         return None
-    return max(articles, key=lambda obj: len(_text(obj.get("articleBody")) or ""))
+    shown = visible_title_words(tree)
+
+    def evidence(obj: dict[str, Any]) -> tuple[bool, bool, int]:
+        titles = (_text(obj.get("headline")), _text(obj.get("name")))
+        return (
+            _names_page(obj, url),
+            any(_agrees(title, shown) for title in titles if title),
+            len(_text(obj.get("articleBody")) or ""),
+        )
+
+    best = max(articles, key=evidence)
+    names_page, shows_title, _ = evidence(best)
+    if not (names_page or shows_title) and _is_listing(objects, url):
+        return None
+    return _with_references(best, objects)
+
+
+def _names_page(obj: dict[str, Any], url: str | None) -> bool:
+    """Whether the object's url, @id or mainEntityOfPage is the page's URL."""
+    if not url:
+        return False
+    page = obj.get("mainEntityOfPage")
+    candidates = [obj.get("url"), obj.get("@id"), page]
+    if isinstance(page, dict):
+        candidates += [page.get("@id"), page.get("url")]
+    return any(isinstance(c, str) and _same_page(urljoin(url, c.strip()), url) for c in candidates)
+
+
+def _same_page(one: str, other: str) -> bool:
+    first, second = urlsplit(one), urlsplit(other)
+    return (
+        first.netloc.lower().removeprefix("www.") == second.netloc.lower().removeprefix("www.")
+        and first.path.rstrip("/") == second.path.rstrip("/")
+        and bool(first.path.strip("/"))
+    )
+
+
+def _is_listing(objects: list[dict[str, Any]], url: str | None) -> bool:
+    """A page that declares itself a listing: a CollectionPage/SearchResultsPage, or an
+    ItemList that is the page's own."""
+    for obj in objects:
+        kinds = _types(obj)
+        if kinds & LISTING_TYPES or ("itemlist" in kinds and _names_page(obj, url)):
+            return True
+    return False
+
+
+def _with_references(obj: dict[str, Any], objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The object with its author references (``{"@id": ...}``) replaced by the objects of the
+    page they name. (A publisher named by reference is left out of the sitename: it is the
+    company more often than the site.)"""
+    known = _known(objects)
+    resolved = dict(obj)
+    for key in ("author",):
+        value = obj.get(key)
+        if isinstance(value, list):
+            resolved[key] = [_resolve(item, known) for item in value]
+        elif value is not None:
+            resolved[key] = _resolve(value, known)
+    return resolved
+
+
+def _known(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The page's objects by their @id (those that are more than a reference)."""
+    return {o["@id"]: o for o in objects if isinstance(o.get("@id"), str) and len(o) > 1}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _resolve(value: Any, known: dict[str, dict[str, Any]]) -> Any:
+    if isinstance(value, dict) and "name" not in value and isinstance(value.get("@id"), str):
+        return known.get(value["@id"], value)
+    return value
 
 
 def from_json_ld(obj: dict[str, Any]) -> Metadata:
@@ -115,7 +239,7 @@ def from_json_ld(obj: dict[str, Any]) -> Metadata:
     sections = _strings(obj.get("articleSection"))
     return Metadata(
         title=_text(obj.get("headline")) or _text(obj.get("name")),
-        author=_names(obj.get("author")),
+        author=_authors(obj.get("author")),
         published=iso_datetime(_text(obj.get("datePublished"))),
         modified=iso_datetime(_text(obj.get("dateModified"))),
         sitename=_names(obj.get("publisher")),
@@ -159,6 +283,25 @@ def _names(value: Any) -> str | None:
         if isinstance(name, str) and name.strip() and not name.startswith(("http://", "https://")):
             names.append(" ".join(name.split()))
     return "; ".join(dict.fromkeys(names)) or None
+
+
+def _authors(value: Any, kind: str = "person") -> str | None:
+    """The authors of the given kind (``person``: also untyped names and plain strings;
+    ``declared person``: Person objects only; ``organization``: Organization authors only),
+    normalised as trafilatura normalises names (entities decoded first)."""
+    found = None
+    for item in value if isinstance(value, list) else [value]:
+        kinds = _types(item) if isinstance(item, dict) else set()
+        if kind == "declared person" and "person" not in kinds:
+            continue
+        if (kind == "organization") != bool(kinds and "person" not in kinds):
+            continue
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(item, dict) and not name and item.get("familyName"):
+            name = f"{item.get('givenName') or ''} {item['familyName']}"
+        for text in _strings(name):
+            found = normalize_authors(found, unescape(text))
+    return found
 
 
 def _image(value: Any) -> tuple[str | None, str | None]:
@@ -267,26 +410,154 @@ def _plausible(year: int) -> bool:
 # --- all together ------------------------------------------------------------------------------
 
 
-def page_metadata(tree: HtmlElement, url: str | None) -> Metadata:
-    """Metadata of the page in `tree` (not modified), by the precedence above."""
-    obj = article_object(tree)
+def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None = None) -> Metadata:
+    """Metadata of the page in `tree` (not modified). Each field takes the first source, in the
+    precedence above, whose value passes its checks (`_checked_title`, `_checked_author`,
+    `_checked_date`); where declared sources disagree, the one the visible page agrees with.
+    `captured`: when the page was fetched (now if not given), the latest plausible date."""
+    objects = list(json_ld_objects(tree))
+    obj = article_object(tree, url, objects)
     result = from_json_ld(obj) if obj else Metadata()
     metas = meta_values(tree)
     declared = examine_meta(tree)  # trafilatura's reading of the meta tags
-    result.title = result.title or _clean_title(declared.title) or extract_title(tree)
-    result.author = result.author or _person(declared.author) or _byline(tree)
+    site = _site_names(obj, objects, declared.sitename, url)
     result.sitename = result.sitename or declared.sitename or extract_sitename(tree)
+    result.title = _checked_title(tree, site, (
+        lambda: result.title, lambda: _text(obj.get("name")) if obj else None,
+        lambda: _clean_title(declared.title), lambda: extract_title(tree),
+    ))  # fmt: skip
+    result.author = _checked_author(site, (
+        lambda: _authors(obj.get("author"), "declared person") if obj else None,
+        lambda: result.author, lambda: _person(declared.author),
+        lambda: _page_author(objects, url), lambda: _byline(tree),
+        lambda: _authors(obj.get("author"), "organization") if obj else None,
+    ))  # fmt: skip
     result.description = result.description or declared.description
     # trafilatura's category/tag link heuristics are left out (their cost: docs/quality.md)
     result.categories = result.categories or _split(_first(metas, SECTION_METAS))
     result.tags = result.tags or _split_all(declared.tags)
     result.image = result.image or _first(metas, IMAGE_METAS)
     result.url = result.url or declared.url
-    result.published = result.published or _first(metas, PUBLISHED_METAS, iso_datetime)
-    result.modified = result.modified or _first(metas, MODIFIED_METAS, iso_datetime)
-    if not result.published:
-        result.published = _htmldate(tree, url)
+    latest = captured or datetime.now(UTC)
+    published = _dates(result.published, metas, PUBLISHED_METAS)
+    result.published = _checked_date(tree, published, latest) or _htmldate(tree, url)
+    modified = _dates(result.modified, metas, MODIFIED_METAS)
+    result.modified = _checked_date(tree, modified, latest, shown=False)
     return result
+
+
+# --- checks: each field chosen by evidence -------------------------------------------------------
+
+
+def visible_title_words(tree: HtmlElement) -> set[str]:
+    """The words of the titles the page shows: its ``<title>`` and its ``<h1>`` headings."""
+    texts = [title.text_content() for title in tree.iterfind(".//title")]
+    texts += [h1.text_content() for h1 in list(tree.iter("h1"))[:_MAX_HEADINGS]]
+    return {word for text in texts for word in _words(text)}
+
+
+def _words(text: str | None) -> list[str]:
+    return _WORD.findall((text or "").casefold())
+
+
+def _agrees(title: str | None, shown: set[str]) -> bool:
+    """Whether most words of `title` are in the titles the page shows (or it shows none)."""
+    words = _words(title)
+    if not shown or not words:
+        return True
+    return sum(word in shown for word in words) >= _TITLE_AGREEMENT * len(words)
+
+
+def _site_names(
+    obj: dict[str, Any] | None, objects: list[dict[str, Any]], declared: str | None, url: str | None
+) -> set[str]:
+    """The site's names as compared (casefolded words): the article's publisher unless it is a
+    Person (a one-person site), the WebSite objects' names, og:site_name, and the host with and
+    without its TLD."""
+    publisher = obj.get("publisher") if obj else None
+    known = _known(objects)
+    publishers = [_resolve(p, known) for p in _as_list(publisher)]
+    names = [_names(p) for p in publishers if not (isinstance(p, dict) and "person" in _types(p))]
+    names += [_text(o.get("name")) for o in objects if "website" in _types(o)]
+    host = (urlsplit(url or "").hostname or "").removeprefix("www.")
+    names += [declared, host, host.split(".")[0]]
+    return {" ".join(_words(name)) for name in names if name} - {""}
+
+
+def _is_site(value: str, site: set[str]) -> bool:
+    return " ".join(_words(value)) in site
+
+
+def _checked_title(
+    tree: HtmlElement, site: set[str], sources: tuple[Callable[[], str | None], ...]
+) -> str | None:
+    """The first title that is not the site's name (nor style sheet text) and that the page
+    shows (mostly the same words as its ``<title>`` or ``<h1>``); else the first that is not
+    the site's, else the first."""
+    shown = visible_title_words(tree)
+    titles = [title for title in (source() for source in sources) if title]
+    named = [title for title in titles if not _is_site(title, site) and not _CSS.search(title)]
+    return next((title for title in named if _agrees(title, shown)), None) or next(
+        iter(named or titles), None
+    )
+
+
+def _checked_author(site: set[str], sources: tuple[Callable[[], str | None], ...]) -> str | None:
+    """The first author left when the names that are the site (its name or host) or a web
+    address are dropped; a value that starts with the site's name fails whole (what follows is
+    its address: "SPIEGEL ONLINE, Hamburg, Germany"). An author JSON-LD declares a Person (the
+    first source) may bear the site's name (a blog's)."""
+    for number, source in enumerate(sources):
+        author = source()
+        if number == 0 and author:
+            return author
+        names = [name for name in (author or "").split("; ") if len(name.strip()) > 1]
+        if not names or _is_site(names[0], site):  # the site, maybe followed by its address
+            continue
+        kept = [name for name in names if not _is_site(name, site) and not _WEB.search(name)]
+        if kept:
+            return "; ".join(kept)
+    return None
+
+
+def _checked_date(
+    tree: HtmlElement, dates: list[str | None], latest: datetime, shown: bool = True
+) -> str | None:
+    """The first plausible date (from 1990 to the capture); when declared dates disagree, the
+    one the page's header shows in a ``<time datetime>`` (`shown`)."""
+    plausible = [date for date in dates if date and not _later(date, latest)]
+    if shown and len({date[:10] for date in plausible}) > 1:
+        visible = _header_dates(tree)
+        agreeing = [date for date in plausible if date[:10] in visible]
+        if agreeing:
+            return agreeing[0]
+    return plausible[0] if plausible else None
+
+
+def _dates(first: str | None, metas: dict[str, list[str]], keys: tuple[str, ...]) -> list[str]:
+    """`first` (JSON-LD's), then the meta tags' dates in the order of `keys`, as ISO dates."""
+    declared = (iso_datetime(value) for key in keys for value in metas.get(key, ()))
+    return [date for date in (first, *declared) if date]
+
+
+def _later(date: str, latest: datetime) -> bool:
+    moment = datetime.fromisoformat(date)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment > latest + _DATE_SLACK
+
+
+def _header_dates(tree: HtmlElement) -> set[str]:
+    """The days of the ``<time datetime>`` elements in the article's header: the first
+    ``<article>`` (else the page) up to its first paragraph of text."""
+    scope = next(tree.iter("article"), None)
+    days = set()
+    for elem in (scope if scope is not None else tree).iter("time", "p"):
+        if elem.tag == "p" and len(elem.text_content()) > _HEADER_END:
+            break
+        if elem.tag == "time" and iso_datetime(elem.get("datetime")):
+            days.add(str(iso_datetime(elem.get("datetime")))[:10])
+    return days
 
 
 def _htmldate(tree: HtmlElement, url: str | None) -> str | None:
@@ -302,19 +573,74 @@ def _htmldate(tree: HtmlElement, url: str | None) -> str | None:
 
 
 def _byline(tree: HtmlElement) -> str | None:
-    """The specific half of trafilatura's extract_author (rel=author, itemprop=author,
-    class=author...), without its generic patterns and its copy of the tree (docs/quality.md).
-    A byline inside what it would prune (comments, sidebars, dates, figures) is skipped."""
+    """trafilatura's extract_author without its copy of the tree: its author XPaths in order
+    (the specific one by lxml's tag filter, see below), a byline inside what it would prune
+    (comments, sidebars, dates, figures) skipped."""
     discarded: set[HtmlElement] | None = None
-    for elem in _byline_candidates(tree):
-        content = trim(" ".join(elem.itertext()))
-        if not content or not 2 < len(content) < 120:
-            continue
-        if discarded is None:
-            discarded = {found for expr in AUTHOR_DISCARD_XPATHS for found in expr(tree)}
-        if elem not in discarded and not any(a in discarded for a in elem.iterancestors()):
-            return normalize_authors(None, content)
+    for found in _byline_searches(tree):
+        for elem in found:
+            content = trim(" ".join(elem.itertext()))
+            if not content or not 2 < len(content) < 120 or _CREDIT.match(content):
+                continue
+            if discarded is None:
+                discarded = {hit for expr in AUTHOR_DISCARD_XPATHS for hit in expr(tree)}
+            author = None if _discarded(elem, discarded) else normalize_authors(None, content)
+            if author and not _LABEL.match(author):
+                return author
     return None
+
+
+def _page_author(objects: list[dict[str, Any]], url: str | None) -> str | None:
+    """The author of the page's own WebPage object (by reference too), else the one Person
+    object of the page's JSON-LD (how SEO plugins describe a post's author)."""
+    for obj in objects:
+        if "author" in obj and _names_page(obj, url):
+            author = _authors(_with_references(obj, objects).get("author"))
+            if author:
+                return author
+    people = [obj for obj in objects if _types(obj) == {"person"} and obj.get("name")]
+    return _authors(people[0]) if len(people) == 1 else None
+
+
+def _byline_searches(tree: HtmlElement) -> Iterator[list[HtmlElement]]:
+    """The elements of trafilatura's author XPaths, one list per XPath in its order, and last
+    those of class "autor" (German, Spanish, Portuguese, Polish...), which its patterns miss.
+    The generic ones are found in one pass by lxml and Python's re (cheaper than libxml2's
+    XPath with EXSLT regular expressions), and only when the specific one finds nothing."""
+    yield _byline_candidates(tree)
+    generic: list[HtmlElement] = []
+    last_resort: list[HtmlElement] = []
+    autor: list[HtmlElement] = []
+    for elem in tree.iter():
+        attributes = elem.attrib
+        if not attributes or not isinstance(elem.tag, str):
+            continue
+        css, ident = attributes.get("class") or "", attributes.get("id") or ""
+        itemprop = attributes.get("itemprop") or ""
+        if elem.tag in _GENERIC_TAGS and (
+            css in _GENERIC_CLASSES or "author" in itemprop
+            or _GENERIC_ID.search(ident) or _GENERIC_CLASS.search(css)
+        ):  # fmt: skip
+            generic.append(elem)
+        if (
+            "Byline" in (attributes.get("data-component") or "") or "author" in itemprop
+            or _LAST_ID.search(ident) or _LAST_CLASS.search(css)
+        ):  # fmt: skip
+            last_resort.append(elem)
+        if elem.tag in _BYLINE_TAGS and _AUTOR_CLASS.search(css):
+            autor.append(elem)
+    yield generic
+    yield last_resort
+    yield autor
+
+
+def _discarded(elem: HtmlElement, discarded: set[HtmlElement]) -> bool:
+    """Inside what trafilatura prunes, or in a form or a comment (a comment form's name
+    field, a commenter's name)."""
+    for node in (elem, *elem.iterancestors()):
+        if node in discarded or node.tag == "form" or "comment" in (node.get("class") or ""):
+            return True
+    return False
 
 
 def _byline_candidates(tree: HtmlElement) -> list[HtmlElement]:
