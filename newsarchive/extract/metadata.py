@@ -267,8 +267,10 @@ def _plausible(year: int) -> bool:
 # --- all together ------------------------------------------------------------------------------
 
 
-def page_metadata(tree: HtmlElement, url: str | None) -> Metadata:
-    """Metadata of the page in `tree` (not modified), by the precedence above."""
+def page_metadata(tree: HtmlElement, url: str | None, guess_date: bool = True) -> Metadata:
+    """Metadata of the page in `tree` (not modified), by the precedence above. Without
+    `guess_date` (a listing: htmldate would find its newest teaser's date), ``published`` is
+    only what the page declares."""
     obj = article_object(tree)
     result = from_json_ld(obj) if obj else Metadata()
     metas = meta_values(tree)
@@ -284,7 +286,7 @@ def page_metadata(tree: HtmlElement, url: str | None) -> Metadata:
     result.url = result.url or declared.url
     result.published = result.published or _first(metas, PUBLISHED_METAS, iso_datetime)
     result.modified = result.modified or _first(metas, MODIFIED_METAS, iso_datetime)
-    if not result.published:
+    if not result.published and guess_date:
         result.published = _htmldate(tree, url)
     return result
 
@@ -357,7 +359,7 @@ def _split_all(values: list[str] | None) -> list[str]:
 
 # --- what the capture holds --------------------------------------------------------------------
 
-FULL, TEASER, PAYWALLED = "full", "teaser", "paywalled"
+FULL, TEASER, PAYWALLED, SCRIPTED = "full", "teaser", "paywalled", "scripted"
 TEASER_SHARE = 0.5  # extracted words below this share of the declared length: a teaser
 MIN_DECLARED_WORDS = 80  # shorter declared bodies say too little to judge by
 
@@ -394,9 +396,12 @@ def page_images(tree: HtmlElement, url: str, meta: Metadata) -> list[dict[str, s
         caption = next(iter(figure.iterfind(".//figcaption")), None)
         text = " ".join(caption.text_content().split()) if caption is not None else None
         images.append(_image_entry(url, src, text or img.get("alt") or None, "figure"))
-    unique = {entry["url"]: entry for entry in reversed(images) if entry["url"]}
-    ordered = [entry for entry in images if unique.get(entry["url"]) is entry]
-    return ordered[:MAX_IMAGES]
+    unique: dict[str, dict[str, str | None]] = {}
+    for entry in images:  # the first entry of a URL stays, with the first caption found
+        kept = unique.setdefault(entry["url"] or "", entry)
+        kept["caption"] = kept["caption"] or entry["caption"]  # the main image's <figcaption>
+    unique.pop("", None)
+    return list(unique.values())[:MAX_IMAGES]
 
 
 def _image_entry(base: str, src: str, caption: str | None, role: str) -> dict[str, str | None]:

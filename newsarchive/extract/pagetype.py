@@ -18,8 +18,6 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
-from newsarchive.extract.metadata import ARTICLE_TYPES, json_ld_objects
-
 ARTICLE, LISTING, OTHER = "article", "listing", "other"
 HOME, SECTION = "home", "section"  # url kinds: the site's front page, a one-word path
 
@@ -45,6 +43,7 @@ _INLINE = frozenset(
      "time", "q", "cite", "br", "code", "s", "del", "ins"}
 )  # fmt: skip
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_TEASER_PARENTS = frozenset({*_HEADINGS, "article"})
 _SKIPPED = frozenset({"script", "style", "noscript", "template", "svg", "head"})
 _OUTSIDE = frozenset({"nav", "header", "footer", "aside", "form", "menu"})
 _APP_ROOTS = frozenset({"root", "app", "__next", "__nuxt", "___gatsby", "main-app", "svelte"})
@@ -148,6 +147,9 @@ def url_kind(url: str) -> str | None:
 
 
 def _declared(tree: HtmlElement) -> str | None:
+    # trafilatura (imported by metadata) is loaded where pages are extracted, not in the crawl
+    from newsarchive.extract.metadata import ARTICLE_TYPES, json_ld_objects
+
     kinds: set[str] = set()
     for obj in json_ld_objects(tree):
         kinds |= _types(obj)
@@ -243,7 +245,7 @@ def _headlines(body: HtmlElement, url: str) -> dict[str, int]:
 def _in_teaser(link: HtmlElement) -> bool:
     if any(True for _ in link.iter(*_HEADINGS)):
         return True
-    return any(parent.tag in _HEADINGS or parent.tag == "article" for parent in link.iterancestors())
+    return any(parent.tag in _TEASER_PARENTS for parent in link.iterancestors())
 
 
 def _script_shell(body: HtmlElement) -> bool:
