@@ -127,12 +127,11 @@ def _signals(**changes) -> PageSignals:
     (_signals(headlines=116, teasers=4, prose_words=61), ARTICLE),  # a big menu, not teasers
     (_signals(script_shell=True, visible_words=3), OTHER),
     (_signals(script_shell=True, visible_words=3, declared=ARTICLE), ARTICLE),
-    (_signals(script_shell=True, prose_words=900, visible_words=1200), ARTICLE),  # a noscript
 ])  # fmt: skip
 def test_classification_rules(signals, kind):
     result = classify(signals)
     assert result.page_type == kind
-    assert result.needs_scripts is (signals.script_shell and signals.visible_words < 50)
+    assert result.needs_scripts is signals.script_shell
 
 
 def test_known_listing_not_due_is_not_a_known_article(tmp_path):

@@ -36,7 +36,6 @@ OTHER_SEGMENTS = frozenset(
 )  # fmt: skip
 _LANGUAGE_PREFIX = re.compile(r"[a-z]{2}(?:[-_][a-z]{2})?")
 _PAGE_NUMBER = re.compile(r"(?:^|/)page/\d+/?$|(?:^|[?&])(?:page|paged)=\d+", re.I)
-_WORD = re.compile(r"\w+")
 _BLOCKS = ("p", "div", "td", "li", "dd", "blockquote", "section", "article", "main", "pre")
 _INLINE = frozenset(
     {"span", "b", "strong", "i", "em", "u", "font", "small", "sup", "sub", "mark", "abbr",
@@ -66,7 +65,9 @@ class PageSignals:
     headlines: int  # distinct same-site links with headline-like text (main content)
     teasers: int  # of them, links in or around a heading or inside an <article>
     visible_words: int  # words of the body a reader sees without scripts
-    script_shell: bool  # an empty app root, a "Loading…" or a noscript asking for JavaScript
+    # fewer than SCRIPT_SHELL_WORDS visible words, and an empty app root, a "Loading…" or a
+    # noscript asking for JavaScript
+    script_shell: bool
 
 
 @dataclass(frozen=True)
@@ -78,21 +79,22 @@ class PageType:
 
 def page_signals(tree: HtmlElement, url: str) -> PageSignals:
     """The signals of a parsed page (the tree is not modified)."""
-    body = next(iter(tree.iterfind(".//body")), tree)
-    prose, visible = _words(body)
+    body = tree.find("body")
+    body = body if body is not None else next(iter(tree.iterfind(".//body")), tree)
+    visible = _visible_words(body)
     return PageSignals(
         declared=_declared(tree),
         url_kind=url_kind(url),
-        prose_words=prose,
+        prose_words=_prose_words(body),
         **_headlines(body, url),
         visible_words=visible,
-        script_shell=_script_shell(body),
+        script_shell=visible < SCRIPT_SHELL_WORDS and _script_shell(body),
     )
 
 
 def classify(signals: PageSignals) -> PageType:
     """The page type the signals point to (module docstring)."""
-    needs_scripts = signals.script_shell and signals.visible_words < SCRIPT_SHELL_WORDS
+    needs_scripts = signals.script_shell
     return PageType(_kind(signals, needs_scripts), needs_scripts, signals.visible_words)
 
 
@@ -183,17 +185,23 @@ def _outside(elem: HtmlElement) -> bool:
     return any(parent.tag in _OUTSIDE for parent in elem.iterancestors())
 
 
-def _words(body: HtmlElement) -> tuple[int, int]:
-    """(words of prose blocks in the main content, words a reader sees without scripts).
-
-    A block's prose is its own text and that of its inline children, links left out; a block
-    of at least PROSE_PARAGRAPH words counts (text in ``<div>``s with ``<br>``s too)."""
+def _prose_words(body: HtmlElement) -> int:
+    """Words of the prose blocks in the main content. A block's prose is its own text and that
+    of its inline children, links left out; a block of at least PROSE_PARAGRAPH words counts
+    (text in ``<div>``s with ``<br>``s too)."""
     prose = 0
     for block in body.iter(*_BLOCKS):
         words = _count(" ".join(_own_text(block)))
         if words >= PROSE_PARAGRAPH and not _outside(block):
             prose += words
-    return prose, _count(" ".join(_visible_text(body)))
+    return prose
+
+
+def _visible_words(body: HtmlElement) -> int:
+    """Words a reader sees without scripts: the body's, less those of its scripts, styles,
+    noscripts and templates."""
+    hidden = sum(_count(elem.text_content()) for elem in body.iter(*_SKIPPED) if elem is not body)
+    return max(0, _count(body.text_content()) - hidden)
 
 
 def _own_text(block: HtmlElement) -> Iterable[str]:
@@ -202,17 +210,6 @@ def _own_text(block: HtmlElement) -> Iterable[str]:
     for child in block:
         if isinstance(child.tag, str) and child.tag in _INLINE:
             yield from _own_text(child)
-        if child.tail:
-            yield child.tail
-
-
-def _visible_text(elem: HtmlElement) -> Iterable[str]:
-    if not isinstance(elem.tag, str) or elem.tag in _SKIPPED:
-        return
-    if elem.text:
-        yield elem.text
-    for child in elem:
-        yield from _visible_text(child)
         if child.tail:
             yield child.tail
 
@@ -256,8 +253,8 @@ def _script_shell(body: HtmlElement) -> bool:
     for noscript in body.iter("noscript"):
         if _NEEDS_SCRIPT.search(noscript.text_content() or ""):
             return True
-    return any(_LOADING.match(text) for text in _visible_text(body) if text.strip())
+    return any(elem.text and _LOADING.match(elem.text) for elem in body.iter())
 
 
 def _count(text: str | None) -> int:
-    return len(_WORD.findall(text or ""))
+    return len(text.split()) if text else 0
