@@ -206,3 +206,23 @@ def test_listing_changes_are_not_article_edits(pagetype_runs):
     assert f"edited:     {base}/ " not in second.stderr
     assert f"edited:     {base + ARTICLE_PATH}" in second.stderr
     assert "(listing and other pages: 0 new, 1 changed, 3 unchanged)" in second.stderr
+
+
+def _front_page(teasers: int) -> bytes:
+    summary = ("The council met late into the night to argue about the harbour budget, and the "
+               "vote, when it came, surprised even those who had called for it in the first place.")
+    blocks = "".join(
+        f'<article class="teaser"><h3><a href="/2024/05/{n:02d}/story-{n}-a{n}.html">Story '
+        f"number {n} of the day in the bay</a></h3><p>{summary}</p></article>\n"
+        for n in range(1, teasers + 1)
+    )
+    page = f"<html><head><title>Front</title></head><body><main>{blocks}</main></body></html>"
+    return page.encode()
+
+
+@pytest.mark.parametrize("url", ["https://news.example/", "https://news.example/latest-news-a1"])
+def test_teaser_summaries_do_not_add_up_to_an_article(url):
+    result = extract_page(_front_page(15), url, "text/html; charset=utf-8")
+    assert result["word_count"] > 300  # as many words as an article, in 15 teasers
+    assert result["page_type"] == LISTING
+    assert result["published"] is None

@@ -61,7 +61,7 @@ class PageSignals:
 
     declared: str | None  # ARTICLE, LISTING or OTHER by JSON-LD @type / og:type, or None
     url_kind: str | None  # HOME, SECTION, LISTING (tag, author, page 2...), OTHER, or None
-    prose_words: int  # words in paragraphs of at least PROSE_PARAGRAPH words (main content)
+    prose_words: int  # words of prose paragraphs in the container holding the most
     headlines: int  # distinct same-site links with headline-like text (main content)
     teasers: int  # of them, links in or around a heading or inside an <article>
     visible_words: int  # words of the body a reader sees without scripts
@@ -186,15 +186,38 @@ def _outside(elem: HtmlElement) -> bool:
 
 
 def _prose_words(body: HtmlElement) -> int:
-    """Words of the prose blocks in the main content. A block's prose is its own text and that
+    """Words of prose in the page's main text: in the element (parent, or grandparent when the
+    blocks are wrapped one by one) holding the most. A block's prose is its own text and that
     of its inline children, links left out; a block of at least PROSE_PARAGRAPH words counts
-    (text in ``<div>``s with ``<br>``s too)."""
-    prose = 0
+    (text in ``<div>``s with ``<br>``s too). A teaser's summary (beside a heading link) counts
+    in its own box only, so a front page's summaries do not add up to an article."""
+    held: dict[HtmlElement, int] = {}
+    teaser_boxes: dict[HtmlElement, bool] = {}
     for block in body.iter(*_BLOCKS):
         words = _count(" ".join(_own_text(block)))
-        if words >= PROSE_PARAGRAPH and not _outside(block):
-            prose += words
-    return prose
+        parent = block.getparent()
+        if words < PROSE_PARAGRAPH or parent is None or _outside(block):
+            continue
+        held[parent] = held.get(parent, 0) + words
+        grandparent = parent.getparent()
+        if grandparent is None:
+            continue
+        if parent not in teaser_boxes:
+            teaser_boxes[parent] = _has_heading_link(parent)
+        if not teaser_boxes[parent]:
+            held[grandparent] = held.get(grandparent, 0) + words
+    return max(held.values(), default=0)
+
+
+def _has_heading_link(box: HtmlElement) -> bool:
+    """A heading with a link, or a link around a heading, among the box's children: a teaser."""
+    for child in box.iterchildren(*_HEADINGS, "a"):
+        if child.tag == "a":
+            if any(True for _ in child.iter(*_HEADINGS)):
+                return True
+        elif child.find(".//a") is not None:
+            return True
+    return False
 
 
 def _visible_words(body: HtmlElement) -> int:
