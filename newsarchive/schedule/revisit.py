@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from newsarchive.config import Config
-from newsarchive.extract.pagetype import ARTICLE
+from newsarchive.schedule.changes import is_article
 from newsarchive.store.state import ArticleState, FetchState, StateStore
 
 
@@ -83,7 +83,7 @@ class RevisitPolicy:
         article = state.get_article(url) if state is not None else None
         if (now - last).total_seconds() >= self.interval(article):
             return Verdict.DUE
-        listing = article is not None and article.page_type not in (None, ARTICLE)
+        listing = article is not None and not is_article(article.page_type)
         return Verdict.LISTING_NOT_DUE if listing else Verdict.NOT_DUE
 
 

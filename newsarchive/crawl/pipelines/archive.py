@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING, Any
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
 from newsarchive.crawl.items import PageItem
-from newsarchive.extract.pagetype import ARTICLE
-from newsarchive.schedule.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
+from newsarchive.schedule.changes import (
+    CHANGED,
+    UNCHANGED,
+    Judgement,
+    is_article,
+    judge,
+    line_diff,
+)
 from newsarchive.store.archive import Archive
 from newsarchive.store.jsonl import JSONL_SCHEMA, extracted_fields, metadata_document
 from newsarchive.store.records import WarcRecords, read_text
@@ -57,10 +63,10 @@ class ArchivePipeline:
         if judged.change == CHANGED and judged.by_text and previous is not None:
             self._add_diff(line, previous)
         self.archive.write_jsonl(line)
-        # a front page or a tag page changes on every run: not an edit of an article
-        changes = stats.changes if _is_article(line) else stats.listing_changes
-        changes[judged.change] += 1
-        if _is_article(line) and "diff" in line:
+        # a front page's changes are no edits; a failed visit: what the page was last time
+        article = is_article(line["page_type"] or (previous.page_type if previous else None))
+        (stats.changes if article else stats.listing_changes)[judged.change] += 1
+        if article and "diff" in line:
             stats.edited.append({"url": line["url"], **line["diff"]})
         if captured and state is not None:
             state.put_article(_article_state(line, previous))
@@ -112,11 +118,6 @@ class ArchivePipeline:
             stats.page_types[item.extraction["page_type"]] += 1
         if item.error:
             stats.errors.append(f"{item.url}: {item.error}")
-
-
-def _is_article(line: dict[str, Any]) -> bool:
-    """An article, or a page not extracted (a PDF, a failure): not a listing or other page."""
-    return line.get("page_type") in (None, ARTICLE)
 
 
 def _captured(item: PageItem) -> bool:
