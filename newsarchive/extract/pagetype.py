@@ -12,7 +12,6 @@ with a long run of prose is an article.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -64,7 +63,7 @@ class PageSignals:
     prose_words: int  # words of prose paragraphs in the container holding the most
     headlines: int  # distinct same-site links with headline-like text (main content)
     teasers: int  # of them, links in or around a heading or inside an <article>
-    visible_words: int  # words of the body a reader sees without scripts
+    visible_words: int | None  # words a reader sees without scripts (pages with little prose)
     # fewer than SCRIPT_SHELL_WORDS visible words, and an empty app root, a "Loading…" or a
     # noscript asking for JavaScript
     script_shell: bool
@@ -74,28 +73,28 @@ class PageSignals:
 class PageType:
     page_type: str
     needs_scripts: bool  # the text is rendered by scripts: the capture lacks it
-    visible_words: int
 
 
 def page_signals(tree: HtmlElement, url: str) -> PageSignals:
     """The signals of a parsed page (the tree is not modified)."""
     body = tree.find("body")
     body = body if body is not None else next(iter(tree.iterfind(".//body")), tree)
-    visible = _visible_words(body)
+    prose = _prose_words(body)
+    # a page with prose shows it without scripts: the rest is counted for the others only
+    visible = _visible_words(body) if prose < SCRIPT_SHELL_WORDS else None
     return PageSignals(
         declared=_declared(tree),
         url_kind=url_kind(url),
-        prose_words=_prose_words(body),
+        prose_words=prose,
         **_headlines(body, url),
         visible_words=visible,
-        script_shell=visible < SCRIPT_SHELL_WORDS and _script_shell(body),
+        script_shell=visible is not None and visible < SCRIPT_SHELL_WORDS and _script_shell(body),
     )
 
 
 def classify(signals: PageSignals) -> PageType:
     """The page type the signals point to (module docstring)."""
-    needs_scripts = signals.script_shell
-    return PageType(_kind(signals, needs_scripts), needs_scripts, signals.visible_words)
+    return PageType(_kind(signals, signals.script_shell), signals.script_shell)
 
 
 def page_type(tree: HtmlElement, url: str) -> PageType:
@@ -194,7 +193,7 @@ def _prose_words(body: HtmlElement) -> int:
     held: dict[HtmlElement, int] = {}
     teaser_boxes: dict[HtmlElement, bool] = {}
     for block in body.iter(*_BLOCKS):
-        words = _count(" ".join(_own_text(block)))
+        words = _own_words(block)
         parent = block.getparent()
         if words < PROSE_PARAGRAPH or parent is None or _outside(block):
             continue
@@ -227,14 +226,15 @@ def _visible_words(body: HtmlElement) -> int:
     return max(0, _count(body.text_content()) - hidden)
 
 
-def _own_text(block: HtmlElement) -> Iterable[str]:
-    if block.text:
-        yield block.text
+def _own_words(block: HtmlElement) -> int:
+    """Words of a block's own text and of its inline children (not of links, nor blocks)."""
+    words = len(block.text.split()) if block.text else 0
     for child in block:
-        if isinstance(child.tag, str) and child.tag in _INLINE:
-            yield from _own_text(child)
+        if child.tag in _INLINE:
+            words += _own_words(child)
         if child.tail:
-            yield child.tail
+            words += len(child.tail.split())
+    return words
 
 
 def _headlines(body: HtmlElement, url: str) -> dict[str, int]:
@@ -246,20 +246,26 @@ def _headlines(body: HtmlElement, url: str) -> dict[str, int]:
     teasers: set[str] = set()
     for link in body.iter("a"):
         href = (link.get("href") or "").strip()
-        if not href or href.startswith("#") or _count(link.text_content()) < HEADLINE_WORDS:
+        if not href or href[0] == "#" or _count(link.text_content()) < HEADLINE_WORDS:
             continue
-        try:
-            target = urlsplit(urljoin(url, href))
-        except ValueError:  # a malformed href ("http://[x]/")
+        path = _same_site_path(href, url, host)
+        if path is None or path.strip("/") in ("", own.strip("/")) or _outside(link):
             continue
-        if target.hostname != host or target.path.strip("/") in ("", own.strip("/")):
-            continue
-        if _outside(link):
-            continue
-        headlines.add(target.path)
+        headlines.add(path)
         if _in_teaser(link):
-            teasers.add(target.path)
+            teasers.add(path)
     return {"headlines": len(headlines), "teasers": len(teasers)}
+
+
+def _same_site_path(href: str, url: str, host: str | None) -> str | None:
+    """The path `href` leads to on the site of `url`, or None (another site, malformed)."""
+    if href[0] == "/" and not href.startswith("//"):  # the common case, without urljoin
+        return href.split("#", 1)[0].split("?", 1)[0]
+    try:
+        target = urlsplit(urljoin(url, href))
+    except ValueError:  # a malformed href ("http://[x]/")
+        return None
+    return target.path if target.hostname == host else None
 
 
 def _in_teaser(link: HtmlElement) -> bool:
