@@ -102,6 +102,7 @@ def page_type(tree: HtmlElement, url: str) -> PageType:
 
 
 def _kind(s: PageSignals, needs_scripts: bool) -> str:
+    """The first rule that applies (docs/jsonl.md lists them in this order)."""
     if needs_scripts:
         return ARTICLE if s.declared == ARTICLE else OTHER
     if s.url_kind == OTHER and s.declared != ARTICLE:  # an imprint is prose, not an article
