@@ -22,6 +22,8 @@ PACKAGES = ("newsarchive", "spiders")
 # module -> why it imports project modules inside functions
 LAZY_IMPORTS = {
     "newsarchive/extract/analysis.py": "trafilatura is loaded in the extraction workers only",
+    # the crawl and the revisit policy use its page type names; metadata loads trafilatura
+    "newsarchive/extract/pagetype.py": "trafilatura is loaded in the extraction workers only",
 }
 
 

@@ -24,7 +24,7 @@ URL = "https://www.example-news.com/2024/04/28/harbour-bridge-reopens?utm_source
 KEYS = {
     "title", "author", "published", "language", "sitename", "description", "categories",
     "tags", "canonical_url", "text", "extraction_error", "text_digest", "encoding",
-    "modified", "markdown", "word_count", "images", "access",
+    "modified", "markdown", "word_count", "images", "access", "page_type", "extraction_warning",
 }  # fmt: skip
 
 PARAGRAPHS = [

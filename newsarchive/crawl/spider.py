@@ -249,7 +249,8 @@ class BaseArticlesSpider(scrapy.Spider):
         """Whether a known article is to be fetched again (newsarchive.schedule.revisit)."""
         verdict = self.policy.verdict(self.archive.state, url, lastmod)
         if verdict is not Verdict.NOT_DUE:
-            return verdict is Verdict.DUE  # else fetched in this run already: not counted
+            # else fetched in this run already, or a listing page: not counted
+            return verdict is Verdict.DUE
         key = hash(url)
         if key not in self.not_due:  # listed by the feed and the sitemap: one article
             self.not_due.add(key)

@@ -95,8 +95,9 @@ def extract_page(
     """Decode and extract one page; return the JSONL extraction fields. Never raises.
 
     Keys: title, author, published, modified, language, sitename, description, categories,
-    tags, canonical_url, text, markdown, word_count, images, access, extraction_error,
-    text_digest, encoding, and html if include_html (docs/jsonl.md).
+    tags, canonical_url, text, markdown, word_count, images, access, page_type,
+    extraction_warning, extraction_error, text_digest, encoding, and html if include_html
+    (docs/jsonl.md).
     ``time_limit`` (seconds, main thread only) interrupts decoding and extraction via SIGALRM.
     ``tuning``: how trafilatura runs (newsarchive.compat.trafilatura).
     """
@@ -174,6 +175,8 @@ def _blank_result(include_html: bool) -> dict[str, Any]:
         "word_count": 0,
         "images": [],
         "access": None,
+        "page_type": None,
+        "extraction_warning": None,
         "extraction_error": None,
         "text_digest": sha1_digest(b""),
         "encoding": None,
@@ -216,11 +219,14 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     from trafilatura.settings import Document
     from trafilatura.xml import xmltotxt
 
-    from newsarchive.extract.metadata import access, page_images, page_metadata
+    from newsarchive.extract.metadata import SCRIPTED, access, page_images, page_metadata
+    from newsarchive.extract.pagetype import ARTICLE, page_type
 
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
-    meta = page_metadata(tree, url)
+    kind = page_type(tree, url)  # on the whole page, before trafilatura prunes it
+    meta = page_metadata(tree, url, guess_date=kind.page_type == ARTICLE)
     fields = _metadata_fields(meta, url, canonical, language)
+    fields["page_type"] = kind.page_type
     fields["images"] = page_images(tree, url, meta)
     # bare_extraction's metadata step (htmldate's extensive search) is the slow part, replaced
     # by newsarchive.extract.metadata. Links, formatting and images left out: keeping them changes
@@ -233,9 +239,17 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     if not fields["language"]:
         fields["language"] = detect_language(fields.get("text", ""))
     fields["word_count"] = len(fields.get("text", "").split())
-    fields["access"] = access(meta, fields["word_count"])
+    fields["access"] = SCRIPTED if kind.needs_scripts else access(meta, fields["word_count"])
+    warning = needs_scripts_warning(fields["word_count"]) if kind.needs_scripts else None
+    fields["extraction_warning"] = warning
     fields["extraction_error"] = None if fields.get("text") else "no main text found"
     return fields
+
+
+def needs_scripts_warning(words: int) -> str:
+    """The extraction_warning of a page whose text its scripts render (docs/jsonl.md)."""
+    plural = "" if words == 1 else "s"
+    return f"the page's text needs scripts: only {words} word{plural} without them"
 
 
 def _metadata_fields(
@@ -348,18 +362,22 @@ def failed_result(reason: str, include_html: bool = False) -> dict[str, Any]:
 
 # --- the richer cleaned copy, as the JSONL line and the metadata record carry it --------------
 
-RICH_FIELDS = ("modified", "markdown", "word_count", "images", "access")
+RICH_FIELDS = (
+    "modified", "markdown", "word_count", "images", "access", "page_type", "extraction_warning",
+)  # fmt: skip
 
 
 def rich_fields(extraction: dict[str, Any], markdown: bool = True) -> dict[str, Any]:
-    """modified, markdown, word_count, images, access of an extraction result (docs/jsonl.md);
-    empty values for pages that were not extracted."""
+    """modified, markdown, word_count, images, access, page_type, extraction_warning of an
+    extraction result (docs/jsonl.md); empty values for pages that were not extracted."""
     fields = {
         "modified": extraction.get("modified"),
         "markdown": extraction.get("markdown") or "",
         "word_count": extraction.get("word_count") or 0,
         "images": list(extraction.get("images") or []),
         "access": extraction.get("access"),
+        "page_type": extraction.get("page_type"),
+        "extraction_warning": extraction.get("extraction_warning"),
     }
     if not markdown:
         del fields["markdown"]

@@ -410,11 +410,15 @@ def _plausible(year: int) -> bool:
 # --- all together ------------------------------------------------------------------------------
 
 
-def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None = None) -> Metadata:
+def page_metadata(
+    tree: HtmlElement, url: str | None, captured: datetime | None = None, guess_date: bool = True
+) -> Metadata:
     """Metadata of the page in `tree` (not modified). Each field takes the first source, in the
     precedence above, whose value passes its checks (`_checked_title`, `_checked_author`,
     `_checked_date`); where declared sources disagree, the one the visible page agrees with.
-    `captured`: when the page was fetched (now if not given), the latest plausible date."""
+    `captured`: when the page was fetched (now if not given), the latest plausible date.
+    Without `guess_date` (a listing: htmldate would find its newest teaser's date),
+    ``published`` is only what the page declares."""
     objects = list(json_ld_objects(tree))
     obj = article_object(tree, url, objects)
     result = from_json_ld(obj) if obj else Metadata()
@@ -440,7 +444,9 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
     result.url = result.url or declared.url
     latest = captured or datetime.now(UTC)
     published = _dates(result.published, metas, PUBLISHED_METAS)
-    result.published = _checked_date(tree, published, latest) or _htmldate(tree, url)
+    result.published = _checked_date(tree, published, latest)
+    if not result.published and guess_date:
+        result.published = _htmldate(tree, url)
     modified = _dates(result.modified, metas, MODIFIED_METAS)
     result.modified = _checked_date(tree, modified, latest, shown=False)
     return result
@@ -683,7 +689,7 @@ def _split_all(values: list[str] | None) -> list[str]:
 
 # --- what the capture holds --------------------------------------------------------------------
 
-FULL, TEASER, PAYWALLED = "full", "teaser", "paywalled"
+FULL, TEASER, PAYWALLED, SCRIPTED = "full", "teaser", "paywalled", "scripted"
 TEASER_SHARE = 0.5  # extracted words below this share of the declared length: a teaser
 MIN_DECLARED_WORDS = 80  # shorter declared bodies say too little to judge by
 
@@ -720,9 +726,12 @@ def page_images(tree: HtmlElement, url: str, meta: Metadata) -> list[dict[str, s
         caption = next(iter(figure.iterfind(".//figcaption")), None)
         text = " ".join(caption.text_content().split()) if caption is not None else None
         images.append(_image_entry(url, src, text or img.get("alt") or None, "figure"))
-    unique = {entry["url"]: entry for entry in reversed(images) if entry["url"]}
-    ordered = [entry for entry in images if unique.get(entry["url"]) is entry]
-    return ordered[:MAX_IMAGES]
+    unique: dict[str, dict[str, str | None]] = {}
+    for entry in images:  # the first entry of a URL stays, with the first caption found
+        kept = unique.setdefault(entry["url"] or "", entry)
+        kept["caption"] = kept["caption"] or entry["caption"]  # the main image's <figcaption>
+    unique.pop("", None)
+    return list(unique.values())[:MAX_IMAGES]
 
 
 def _image_entry(base: str, src: str, caption: str | None, role: str) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from newsarchive.extract.pagetype import ARTICLE
 from newsarchive.store.state import ArticleState
 
 NEW = "new"
@@ -37,6 +38,13 @@ def judge(
         return Judgement(UNCHANGED if same else CHANGED, True)
     same = payload_digest is not None and payload_digest == previous.payload_digest
     return Judgement(UNCHANGED if same else CHANGED, False)
+
+
+def is_article(page_type: str | None) -> bool:
+    """Whether a page's changes are edits of an article: an article, or a page not extracted (a
+    PDF, a failure). A listing or other page (a front page, a tag page) changes on every run
+    without anything being edited: its changes are counted apart (docs/jsonl.md)."""
+    return page_type in (None, ARTICLE)
 
 
 def line_diff(before: str, after: str) -> dict[str, int]:

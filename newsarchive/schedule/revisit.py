@@ -8,6 +8,8 @@
   ``revisit_after * backoff ** (N - 1)``, at most ``revisit_max`` (docs/scheduling.md).
 
 Seeds themselves (a front page, a feed) are always fetched; conditional requests keep that cheap.
+A known listing page (a tag or section page a link led to) follows the same policy, but is not
+counted among the known articles not due.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from newsarchive.config import Config
+from newsarchive.schedule.changes import is_article
 from newsarchive.store.state import ArticleState, FetchState, StateStore
 
 
 class Verdict(enum.Enum):
     DUE = "due"
     NOT_DUE = "not due"  # a known article, captured too recently
+    LISTING_NOT_DUE = "listing not due"  # a known listing or other page: not a known article
     # met again (in a second feed, a sitemap, a link): a duplicate, not a known article
     FETCHED_IN_THIS_RUN = "fetched in this run"
 
@@ -77,8 +81,10 @@ class RevisitPolicy:
         if lastmod is not None and last < lastmod <= now:
             return Verdict.DUE
         article = state.get_article(url) if state is not None else None
-        due = (now - last).total_seconds() >= self.interval(article)
-        return Verdict.DUE if due else Verdict.NOT_DUE
+        if (now - last).total_seconds() >= self.interval(article):
+            return Verdict.DUE
+        listing = article is not None and not is_article(article.page_type)
+        return Verdict.LISTING_NOT_DUE if listing else Verdict.NOT_DUE
 
 
 def _captured_at(fetch: FetchState) -> datetime:

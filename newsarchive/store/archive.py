@@ -64,7 +64,9 @@ class RunStats:
     seeds_failed: list[str] = field(default_factory=list)
     seeds_invalid: list[str] = field(default_factory=list)  # "where: 'text': why" (seed input)
     seeds_not_fetched: int = 0  # seeds beyond --max-pages
-    changes: Counter = field(default_factory=Counter)  # JSONL "change" values
+    page_types: Counter = field(default_factory=Counter)  # extracted pages by JSONL page_type
+    changes: Counter = field(default_factory=Counter)  # JSONL "change" values of articles
+    listing_changes: Counter = field(default_factory=Counter)  # of listing and other pages
     revisits: Counter = field(default_factory=Counter)  # revisit records by profile
     revisits_in_run: int = 0  # of them, of a payload this same run fetched before
     not_due: int = 0  # known articles skipped by the revisit policy
@@ -395,7 +397,9 @@ class Archive:
             "seeds_failed": stats.seeds_failed,
             "seeds_invalid": stats.seeds_invalid[:1000],
             "seeds_not_fetched": stats.seeds_not_fetched,
+            "page_types": dict(stats.page_types),
             "changes": dict(stats.changes),
+            "listing_changes": dict(stats.listing_changes),
             "revisits_by_profile": dict(stats.revisits),
             "revisits_in_run": stats.revisits_in_run,
             "not_due": stats.not_due,

@@ -60,6 +60,7 @@ class ArticleState:
     text: RecordPointer | None  # the line's warc.text (conversion record)
     unchanged_runs: int = 0  # consecutive unchanged captures
     changed_at: str | None = None  # fetched_at of the last capture judged new or changed
+    page_type: str | None = None  # the line's page_type: article, listing, other (or None)
 
     def as_previous(self) -> dict[str, Any] | None:
         """The JSONL ``previous`` pointer: this capture's response (or revisit) record, with

@@ -81,7 +81,7 @@ def summary_text(archive: Archive, reason: str, manifest_path) -> str:
         f"newsarchive run {archive.run_id} finished ({reason})",
         *_interrupted_lines(archive, reason),
         *_part_lines(archive),
-        f"  pages:      {sum(stats.pages.values())} ({statuses})",
+        f"  pages:      {sum(stats.pages.values())} ({statuses}){_page_types_text(stats)}",
         f"  seeds:      {stats.seeds_archived}/{stats.seeds_total} archived{_seeds_note(stats)}",
         f"  extracted:  {stats.extracted} texts, {stats.extraction_errors} extraction errors",
         *_extraction_failure_lines(archive),
@@ -166,8 +166,22 @@ def _seeds_note(stats) -> str:
     return "".join(notes)
 
 
+def _page_types_text(stats) -> str:
+    """"; 31 articles, 8 listings, 1 other" of the extracted pages, if any."""
+    if not stats.page_types:
+        return ""
+    counts = [(stats.page_types[kind], kind) for kind in ("article", "listing", "other")]
+    named = [f"{n} {kind}{'' if n == 1 or kind == 'other' else 's'}" for n, kind in counts if n]
+    return "; " + ", ".join(named)
+
+
 def _changes_text(stats) -> str:
+    """Changes of articles; listing and other pages change on every run, said apart."""
     changes = ", ".join(f"{stats.changes[k]} {k}" for k in ("new", "changed", "unchanged"))
+    listings = stats.listing_changes
+    if listings:
+        changes += (f" articles (listing and other pages: {listings['new']} new, "
+                    f"{listings['changed']} changed, {listings['unchanged']} unchanged)")
     revisits = sum(stats.revisits.values())
     text = f"{changes}; {revisits} revisit record{'' if revisits == 1 else 's'}"
     if stats.revisits_in_run:  # not of an earlier run: the same content fetched twice in this one

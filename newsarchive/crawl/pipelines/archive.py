@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import RecordPointer, WrittenRecord
 from newsarchive.crawl.items import PageItem
-from newsarchive.schedule.changes import CHANGED, UNCHANGED, Judgement, judge, line_diff
+from newsarchive.schedule.changes import (
+    CHANGED,
+    UNCHANGED,
+    Judgement,
+    is_article,
+    judge,
+    line_diff,
+)
 from newsarchive.store.archive import Archive
 from newsarchive.store.jsonl import JSONL_SCHEMA, extracted_fields, metadata_document
 from newsarchive.store.records import WarcRecords, read_text
@@ -40,7 +47,7 @@ class ArchivePipeline:
             self._count(item)
         if item.url in self.archive.written_urls:
             return item  # resumed run: its line is written already
-        state = self.archive.state
+        state, stats = self.archive.state, self.archive.stats
         previous = state.get_article(item.url) if state is not None else None
         captured = _captured(item)
         judged = _judge(item, previous, captured)
@@ -56,7 +63,11 @@ class ArchivePipeline:
         if judged.change == CHANGED and judged.by_text and previous is not None:
             self._add_diff(line, previous)
         self.archive.write_jsonl(line)
-        self.archive.stats.changes[judged.change] += 1
+        # a front page's changes are no edits; a failed visit: what the page was last time
+        article = is_article(line["page_type"] or (previous.page_type if previous else None))
+        (stats.changes if article else stats.listing_changes)[judged.change] += 1
+        if article and "diff" in line:
+            stats.edited.append({"url": line["url"], **line["diff"]})
         if captured and state is not None:
             state.put_article(_article_state(line, previous))
         return item
@@ -64,7 +75,6 @@ class ArchivePipeline:
     def _add_diff(self, line: dict[str, Any], previous: ArticleState) -> None:
         before = read_text(self.archive.layout.warc, previous.text)
         line["diff"] = line_diff(before, line["text"])
-        self.archive.stats.edited.append({"url": line["url"], **line["diff"]})
 
     def _archived(self, previous: ArticleState) -> bool:
         """Whether the previous text is still there to point at (not removed by retention)."""
@@ -104,6 +114,8 @@ class ArchivePipeline:
     def _count(self, item: PageItem) -> None:
         stats = self.archive.stats
         stats.pages[str(item.status) if item.status is not None else "error"] += 1
+        if item.extraction.get("page_type"):
+            stats.page_types[item.extraction["page_type"]] += 1
         if item.error:
             stats.errors.append(f"{item.url}: {item.error}")
 
@@ -141,6 +153,7 @@ def _article_state(line: dict[str, Any], previous: ArticleState | None) -> Artic
         text=RecordPointer(**warc["text"]) if warc["text"] else None,
         unchanged_runs=previous.unchanged_runs + 1 if unchanged and previous else 0,
         changed_at=(previous.changed_at if unchanged and previous else line["fetched_at"]),
+        page_type=line.get("page_type"),
     )
 
 
