@@ -218,6 +218,44 @@ def test_title_the_page_does_not_show_yields_to_its_heading() -> None:
     assert metadata(stale).title == TITLE
 
 
+@pytest.mark.parametrize(
+    "declared",
+    [
+        f"{TITLE} - City Times",  # the site's name appended (og:title, JSON-LD)
+        f"City Times | {TITLE}",  # prepended
+        f"Politics: {TITLE}",  # a section as kicker
+        f"{TITLE} - news.example.org",  # the host
+    ],
+)
+def test_title_with_the_site_or_a_section_around_the_heading_is_the_heading(
+    declared: str,
+) -> None:
+    assert metadata(json_ld({**ARTICLE, "headline": declared})).title == TITLE
+
+
+def test_title_longer_than_the_heading_around_it_is_kept() -> None:
+    declared = f"Budget - {TITLE} after a long night"  # the heading is the section's
+    html = (
+        f'<html><head><title>{declared}</title><meta property="og:title" content="{declared}">'
+        "</head><body><h1>Budget</h1></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    assert page_metadata(tree, URL, CAPTURED).title == declared
+
+
+def test_title_cut_short_is_the_heading() -> None:
+    heading = TITLE + " of debates on schools, roads, parks, libraries and the harbour works"
+    cut = heading[:60].rsplit(" ", 1)[0] + "..."
+    meta = metadata(json_ld({**ARTICLE, "headline": cut}), title=heading)
+    assert meta.title == heading
+
+
+def test_html_entities_in_json_ld_strings_are_decoded() -> None:
+    meta = metadata(json_ld({**ARTICLE, "author": {"@type": "Person", "name": "Ada O&#039;Neil"}}))
+    assert meta.author == "Ada O'Neil"
+
+
 # --- the visible page as evidence ---------------------------------------------------------------
 
 

@@ -78,6 +78,8 @@ _WEB = re.compile(  # a web address, also as trafilatura normalises one ("Facebo
 _CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a heading's
 _TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
 _MAX_HEADINGS = 3
+_TITLE_SEPARATOR = re.compile(r"\s[-|–—·•›»/:]{1,2}\s|\s?[|·•›»]\s?|:\s")
+_CUT_LENGTH = 100  # characters of a title cut at a length limit
 _HEADER_END = 200  # characters of a paragraph that ends the article's header
 _DATE_SLACK = timedelta(days=1)  # a page's clock ahead of the capture's
 _JSON_COMMENTS = re.compile(r"^\s*(?:<!--|//<!\[CDATA\[|/\*<!\[CDATA\[\*/)|(?:-->|//\]\]>)\s*$")
@@ -132,11 +134,14 @@ def _flatten(data: Any) -> Iterator[dict[str, Any]]:
 
 
 def _unprefixed(data: Any) -> Any:
-    """Keys as ``schema:headline`` or ``http://schema.org/headline`` read as ``headline``."""
+    """Keys as ``schema:headline`` or ``http://schema.org/headline`` read as ``headline``;
+    string values with HTML entities (``&#8216;``, ``&quot;``) decoded."""
     if isinstance(data, list):
         return [_unprefixed(item) for item in data]
     if isinstance(data, dict):
         return {_SCHEMA_PREFIX.sub("", key): _unprefixed(value) for key, value in data.items()}
+    if isinstance(data, str) and "&" in data:  # HTML entities many CMSs leave in their strings
+        return unescape(data)
     return data
 
 
@@ -426,6 +431,7 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
         lambda: result.title, lambda: _text(obj.get("name")) if obj else None,
         lambda: _clean_title(declared.title), lambda: extract_title(tree),
     ))  # fmt: skip
+    result.title = _shown_title(tree, result.title, site)
     result.author = _checked_author(site, (
         lambda: _authors(obj.get("author"), "declared person") if obj else None,
         lambda: result.author, lambda: _person(declared.author),
@@ -500,6 +506,45 @@ def _checked_title(
     return next((title for title in named if _agrees(title, shown)), None) or next(
         iter(named or titles), None
     )
+
+
+def _shown_title(tree: HtmlElement, title: str | None, site: set[str]) -> str | None:
+    """The page's ``<h1>`` when the chosen title is that heading with the site's name, a
+    section or a kicker as other segments ("Über uns | fairkom", "Kücknitz - So lief ...",
+    "Eurostat: Polska ..."), or the heading cut short ("...", a length limit): the headline as
+    the reader sees it. Segments are split at spaced dashes, bars, bullets and colons; the
+    others must be the site's name or shorter than the heading (a section, not the title)."""
+    words = " ".join(_words(title))
+    if not title or not words:
+        return title
+    segments = [" ".join(_words(part)) for part in _TITLE_SEPARATOR.split(title)]
+    for h1 in list(tree.iter("h1"))[:_MAX_HEADINGS]:
+        heading = " ".join(h1.text_content().split())
+        shown = " ".join(_words(heading))
+        if not shown or shown == words or _is_site(heading, site):
+            continue
+        if _is_segment_run(shown, segments, site) or _is_cut(title, words, shown):
+            return heading
+    return title
+
+
+def _is_segment_run(shown: str, segments: list[str], site: set[str]) -> bool:
+    """Whether `shown` is a run of `segments` and the rest is the site's name or shorter."""
+    for first in range(len(segments)):
+        for last in range(first + 1, len(segments) + 1):
+            if " ".join(s for s in segments[first:last] if s) != shown:
+                continue
+            rest = " ".join(s for s in segments[:first] + segments[last:] if s)
+            spaceless = {name.replace(" ", "") for name in site}
+            if rest.replace(" ", "") in spaceless or len(rest) <= len(shown):
+                return True
+    return False
+
+
+def _is_cut(title: str, words: str, shown: str) -> bool:
+    """The title is the heading cut short: ending in an ellipsis or at a length limit."""
+    cut = title.rstrip().endswith(("...", "…")) or len(title) >= _CUT_LENGTH
+    return cut and shown.startswith(f"{words} ")
 
 
 def _checked_author(site: set[str], sources: tuple[Callable[[], str | None], ...]) -> str | None:
