@@ -193,10 +193,35 @@ def test_organization_author_is_a_last_resort() -> None:
     assert metadata(json_ld({**ARTICLE, "author": agency})).author == "Press Agency"
 
 
-def test_person_named_like_the_site_is_kept() -> None:
-    # a one-person blog: the site bears its author's name
-    blog = {**ARTICLE, "author": {"@type": "Person", "name": "City Times"}}
+def test_person_named_like_the_site_is_kept_on_a_one_person_site() -> None:
+    # a one-person blog: the site bears its author's name, its publisher is that Person
+    person = {"@type": "Person", "@id": "https://news.example.org/#/schema/person/1"}
+    blog = {
+        **ARTICLE,
+        "author": {**person, "name": "City Times"},
+        "publisher": {"@id": person["@id"]},
+    }
     assert metadata(json_ld(blog)).author == "City Times"
+
+
+def test_person_named_like_the_site_of_an_organization_is_the_site() -> None:
+    site = {**ARTICLE, "author": {"@type": "Person", "name": "City Times"}}
+    assert metadata(json_ld(site)).author is None
+
+
+@pytest.mark.parametrize(
+    "author",
+    ["Por Ada Jones", "Auteur Ada Jones", "Text; Interview Ada Jones", "Beitrag von Ada Jones"],
+)
+def test_byline_labels_before_names_are_cut(author: str) -> None:
+    assert metadata(f'<meta name="author" content="{author}">').author == "Ada Jones"
+
+
+@pytest.mark.parametrize(
+    "author", ["Unknown", "Web Commerce GmbH", "Verein Historische Wehranlage", "Www Example De"]
+)
+def test_placeholders_companies_and_addresses_are_not_authors(author: str) -> None:
+    assert metadata(f'<meta name="author" content="{author}">').author is None
 
 
 @pytest.mark.parametrize("declared", ["2024-06-01T10:00:00+00:00", "1970-01-01"])

@@ -73,8 +73,20 @@ _LABEL = re.compile(  # a byline element's label, date or source line, not a nam
 _BYLINE_CLASS = re.compile(r"author-?name|AuthorName|authorName")
 _WORD = re.compile(r"\w+")
 _WEB = re.compile(  # a web address, also as trafilatura normalises one ("Facebook Com")
-    r"https?://|www\.|\.(?:com|org|net)\b|^\S+ (?:Com|De|Org|Net|At|Ch|Fr|It|Pl|Uk)$", re.I
+    r"https?://|\bwww\b|\.(?:com|org|net)\b|^\S+ (?:Com|De|Org|Net|At|Ch|Fr|It|Pl|Uk)$", re.I
 )
+_BYLINE_PREFIX = re.compile(  # byline labels trafilatura leaves before a name, by language
+    r"^(?:(?:written |posted )?by|von|beitrag von|text(?: und| &)?(?: fotos?)?|interview|por|"
+    r"par|di|door|de|af|av|autor|autorin|auteur|author)\s*[:|]?\s+(?=\S)",
+    re.I,
+)
+_ORGANIZATION = re.compile(  # a company's or association's name, not a byline's
+    r"\b(?:GmbH|AG|KG|e\.? ?V|Verein|Ltd|Inc|LLC|S\.A|SRL)\b\.?"
+)
+_PLACEHOLDERS = frozenset(  # a CMS's default or a label left alone, not a name
+    {"unknown", "anonymous", "admin", "administrator", "author", "guest", "text", "interview"}
+)
+_NAME_START = re.compile(r"\w", re.U)
 _CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a heading's
 _TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
 _MAX_HEADINGS = 3
@@ -437,7 +449,7 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
         lambda: result.author, lambda: _person(declared.author),
         lambda: _page_author(objects, url), lambda: _byline(tree),
         lambda: _authors(obj.get("author"), "organization") if obj else None,
-    ))  # fmt: skip
+    ), blog=_published_by_person(obj, objects))  # fmt: skip
     result.description = result.description or declared.description
     # trafilatura's category/tag link heuristics are left out (their cost: docs/quality.md)
     result.categories = result.categories or _split(_first(metas, SECTION_METAS))
@@ -488,6 +500,18 @@ def _site_names(
     host = (urlsplit(url or "").hostname or "").removeprefix("www.")
     names += [declared, host, host.split(".")[0]]
     return {" ".join(_words(name)) for name in names if name} - {""}
+
+
+def _published_by_person(obj: dict[str, Any] | None, objects: list[dict[str, Any]]) -> bool:
+    """Whether the article's publisher is a Person (by type, or by a reference to one, as SEO
+    plugins write a one-person site's: ``{"@id": ".../#/schema/person/..."}``)."""
+    known = _known(objects)
+    for publisher in _as_list(obj.get("publisher") if obj else None):
+        if isinstance(publisher, dict):
+            reference = publisher.get("@id") if isinstance(publisher.get("@id"), str) else ""
+            if "person" in _types(_resolve(publisher, known)) or "/person/" in reference:
+                return True
+    return False
 
 
 def _is_site(value: str, site: set[str]) -> bool:
@@ -547,22 +571,39 @@ def _is_cut(title: str, words: str, shown: str) -> bool:
     return cut and shown.startswith(f"{words} ")
 
 
-def _checked_author(site: set[str], sources: tuple[Callable[[], str | None], ...]) -> str | None:
-    """The first author left when the names that are the site (its name or host) or a web
-    address are dropped; a value that starts with the site's name fails whole (what follows is
-    its address: "SPIEGEL ONLINE, Hamburg, Germany"). An author JSON-LD declares a Person (the
-    first source) may bear the site's name (a blog's)."""
+def _checked_author(
+    site: set[str], sources: tuple[Callable[[], str | None], ...], blog: bool = False
+) -> str | None:
+    """The first author left when the names that are not a person's are dropped: the site (its
+    name or host), a web address, a company or association ("... GmbH", "Verein ..."), a
+    placeholder ("Unknown"); byline labels ("Por", "Auteur", "Beitrag von") are cut. A value
+    that starts with the site's name or a company fails whole (what follows is its address:
+    "SPIEGEL ONLINE, Hamburg, Germany"). On a `blog` (its publisher a Person), the author
+    JSON-LD declares a Person (the first source) may bear the site's name."""
     for number, source in enumerate(sources):
         author = source()
-        if number == 0 and author:
+        if number == 0 and author and blog:
             return author
-        names = [name for name in (author or "").split("; ") if len(name.strip()) > 1]
-        if not names or _is_site(names[0], site):  # the site, maybe followed by its address
+        names = [_unlabelled(name) for name in (author or "").split("; ")]
+        names = [name for name in names if len(name) > 1]
+        if not names or _is_site(names[0], site) or _ORGANIZATION.search(names[0]):
             continue
-        kept = [name for name in names if not _is_site(name, site) and not _WEB.search(name)]
+        kept = [name for name in names if _is_person(name, site)]
         if kept:
             return "; ".join(kept)
     return None
+
+
+def _unlabelled(name: str) -> str:
+    """The name without a byline's label before it ("By", "Por", "Auteur", "Text")."""
+    return _BYLINE_PREFIX.sub("", name.strip()).strip()
+
+
+def _is_person(name: str, site: set[str]) -> bool:
+    return not (
+        _is_site(name, site) or _WEB.search(name) or _ORGANIZATION.search(name)
+        or name.casefold() in _PLACEHOLDERS or not _NAME_START.match(name)
+    )  # fmt: skip
 
 
 def _checked_date(
