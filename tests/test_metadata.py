@@ -281,6 +281,27 @@ def test_html_entities_in_json_ld_strings_are_decoded() -> None:
     assert meta.author == "Ada O'Neil"
 
 
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ("Thu, 02 May 2024 19:15:00 GMT", "2024-05-02T19:15:00+00:00"),  # RFC 2822
+        ("02.05.2024, 21:15:00", "2024-05-02T21:15:00"),  # day first, dotted
+        ("2024/05/02 21:15:00", "2024-05-02T21:15:00"),  # year first, slashes
+    ],
+)
+def test_dates_in_other_forms_than_iso(declared: str, expected: str) -> None:
+    meta = metadata(f'<meta property="article:published_time" content="{declared}">')
+    assert meta.published == expected
+
+
+def test_utc_date_is_given_as_the_page_writes_the_same_instant() -> None:
+    meta = metadata(
+        '<meta property="article:published_time" content="2024-05-03T03:37:00+00:00">',
+        header='<time datetime="2024-05-02T23:37:00-04:00">2 May 2024, 11:37 pm</time>',
+    )
+    assert meta.published == "2024-05-02T23:37:00-04:00"
+
+
 # --- the visible page as evidence ---------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from html import unescape
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -93,7 +94,13 @@ _MAX_HEADINGS = 3
 _TITLE_SEPARATOR = re.compile(r"\s[-|–—·•›»/:]{1,2}\s|\s?[|·•›»]\s?|:\s")
 _CUT_LENGTH = 100  # characters of a title cut at a length limit
 _HEADER_END = 200  # characters of a paragraph that ends the article's header
+_MAX_TIMES = 20  # <time> elements looked at for the page's own form of a date
 _DATE_SLACK = timedelta(days=1)  # a page's clock ahead of the capture's
+_CLOCK = (
+    r"(?:,?[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?!\s*[AaPp]\.?[Mm]))?"
+)
+_DOTTED = re.compile(r"\s*(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})" + _CLOCK)
+_YEAR_FIRST = re.compile(r"\s*(?P<year>\d{4})[-/](?P<month>\d{2})[-/](?P<day>\d{2})" + _CLOCK)
 _JSON_COMMENTS = re.compile(r"^\s*(?:<!--|//<!\[CDATA\[|/\*<!\[CDATA\[\*/)|(?:-->|//\]\]>)\s*$")
 
 
@@ -410,14 +417,29 @@ def iso_datetime(value: str | None) -> str | None:
 
 
 def _date_only(value: str) -> str | None:
-    match = re.match(r"\s*(\d{4})-(\d{2})-(\d{2})", value)
+    """The other forms CMSs write in their meta tags and JSON-LD: RFC 2822 ("Wed, 04 May 2022
+    02:41:00 GMT"), day-first with dots ("10.12.2022, 07:00:03"), year-first with slashes
+    ("2022/05/10 17:36:11"); else the leading YYYY-MM-DD. The time is kept when written."""
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        moment = None
+    if moment is not None:
+        return moment.isoformat() if _plausible(moment.year) else None
+    match = _DOTTED.match(value) or _YEAR_FIRST.match(value)
     if not match:
         return None
+    parts = match.groupdict()
     try:
-        day = datetime(int(match[1]), int(match[2]), int(match[3]))
+        moment = datetime(
+            int(parts["year"]), int(parts["month"]), int(parts["day"]),
+            int(parts["hour"] or 0), int(parts["minute"] or 0), int(parts["second"] or 0),
+        )  # fmt: skip
     except ValueError:
         return None
-    return day.date().isoformat() if _plausible(day.year) else None
+    if not _plausible(moment.year):
+        return None
+    return moment.isoformat() if parts["hour"] else moment.date().isoformat()
 
 
 def _plausible(year: int) -> bool:
@@ -458,7 +480,7 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
     result.url = result.url or declared.url
     latest = captured or datetime.now(UTC)
     published = _dates(result.published, metas, PUBLISHED_METAS)
-    result.published = _checked_date(tree, published, latest) or _htmldate(tree, url)
+    result.published = _local(tree, _checked_date(tree, published, latest)) or _htmldate(tree, url)
     modified = _dates(result.modified, metas, MODIFIED_METAS)
     result.modified = _checked_date(tree, modified, latest, shown=False)
     return result
@@ -618,6 +640,22 @@ def _checked_date(
         if agreeing:
             return agreeing[0]
     return plausible[0] if plausible else None
+
+
+def _local(tree: HtmlElement, date: str | None) -> str | None:
+    """The date as the page's ``<time datetime>`` writes the same instant in another offset:
+    CMSs declare the time in UTC (WordPress's article:published_time) where the page shows its
+    local day and time ("2022-05-04T03:37:37+00:00" shown as "3 May, 23:37", -04:00)."""
+    moment = datetime.fromisoformat(date) if date and len(date) > 10 else None
+    if moment is None or moment.utcoffset() != timedelta(0):
+        return date
+    for elem in list(tree.iter("time"))[:_MAX_TIMES]:
+        written = iso_datetime(elem.get("datetime"))
+        if written and len(written) > 10 and written != date:
+            shown = datetime.fromisoformat(written)
+            if shown.utcoffset() not in (None, timedelta(0)) and shown == moment:
+                return written
+    return date
 
 
 def _dates(first: str | None, metas: dict[str, list[str]], keys: tuple[str, ...]) -> list[str]:
