@@ -302,6 +302,17 @@ def test_utc_date_is_given_as_the_page_writes_the_same_instant() -> None:
     assert meta.published == "2024-05-02T23:37:00-04:00"
 
 
+def test_date_after_a_publication_label_when_none_is_declared() -> None:
+    html = (
+        "<html><body><article><p class='print'>Wydrukowano: <time>2021-05-11 22:22</time></p>"
+        "<p>Opublikowano: 2021-04-29 17:13:04</p><h1>Jest zgoda</h1>"
+        f"<p>{'Tekst. ' * 40}</p></article></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    assert page_metadata(tree, URL, CAPTURED).published == "2021-04-29T17:13:04"
+
+
 # --- the visible page as evidence ---------------------------------------------------------------
 
 

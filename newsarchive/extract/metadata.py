@@ -94,6 +94,14 @@ _MAX_HEADINGS = 3
 _TITLE_SEPARATOR = re.compile(r"\s[-|–—·•›»/:]{1,2}\s|\s?[|·•›»]\s?|:\s")
 _CUT_LENGTH = 100  # characters of a title cut at a length limit
 _HEADER_END = 200  # characters of a paragraph that ends the article's header
+_PUBLISHED_LABEL = re.compile(
+    r"\b(?:opublikowano|veröffentlicht(?: am)?|publiziert(?: am)?|erschienen(?: am)?|"
+    r"publicado(?: el)?|publié(?: le)?|pubblicato(?: il)?|published(?: on)?|posted(?: on)?)"
+    r"\s*:?\s*(?P<date>\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|"
+    r"\d{1,2}\.\d{1,2}\.\d{4}(?:,? \d{1,2}:\d{2})?)",
+    re.I,
+)
+_LABEL_SCAN = 3000  # characters of the article's first text searched for a labelled date
 _MAX_TIMES = 20  # <time> elements looked at for the page's own form of a date
 _DATE_SLACK = timedelta(days=1)  # a page's clock ahead of the capture's
 _CLOCK = (
@@ -480,7 +488,11 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
     result.url = result.url or declared.url
     latest = captured or datetime.now(UTC)
     published = _dates(result.published, metas, PUBLISHED_METAS)
-    result.published = _local(tree, _checked_date(tree, published, latest)) or _htmldate(tree, url)
+    result.published = (
+        _local(tree, _checked_date(tree, published, latest))
+        or _labelled_date(tree, latest)
+        or _htmldate(tree, url)
+    )
     modified = _dates(result.modified, metas, MODIFIED_METAS)
     result.modified = _checked_date(tree, modified, latest, shown=False)
     return result
@@ -682,6 +694,36 @@ def _header_dates(tree: HtmlElement) -> set[str]:
         if elem.tag == "time" and iso_datetime(elem.get("datetime")):
             days.add(str(iso_datetime(elem.get("datetime")))[:10])
     return days
+
+
+def _labelled_date(tree: HtmlElement, latest: datetime) -> str | None:
+    """A date the article's text writes after a publication label ("Opublikowano: 2021-04-29
+    17:13", "Veröffentlicht am 12.11.2021", "Publicado el ..."), in ISO or dotted form, in
+    the first text of the ``<article>`` (else the body): what a reader sees where the page
+    declares no date (htmldate would take a print or a modified date first)."""
+    scope = next(tree.iter("article"), None)
+    if scope is None:
+        scope = next(tree.iter("body"), tree)
+    text = " ".join(_visible_text(scope)[:_LABEL_SCAN])
+    for match in _PUBLISHED_LABEL.finditer(text):
+        date = iso_datetime(match["date"])
+        if date and not _later(date, latest):
+            return date
+    return None
+
+
+def _visible_text(scope: HtmlElement) -> list[str]:
+    texts, size = [], 0
+    for elem in scope.iter():
+        if not isinstance(elem.tag, str) or elem.tag in ("script", "style", "noscript"):
+            continue
+        for text in (elem.text, elem.tail):
+            if text and text.strip():
+                texts.append(text.strip())
+                size += len(text)
+        if size > _LABEL_SCAN:
+            break
+    return texts
 
 
 def _htmldate(tree: HtmlElement, url: str | None) -> str | None:
