@@ -188,9 +188,9 @@ def test_author_that_is_the_site_falls_through_to_the_byline() -> None:
         assert meta.author == "Ada Jones", author
 
 
-def test_organization_author_is_a_last_resort() -> None:
-    agency = {"@type": "Organization", "name": "Press Agency"}
-    assert metadata(json_ld({**ARTICLE, "author": agency})).author == "Press Agency"
+def test_organization_author_is_no_author() -> None:
+    agency = {"@type": "NewsMediaOrganization", "name": "Press Agency"}
+    assert metadata(json_ld({**ARTICLE, "author": agency})).author is None
 
 
 def test_person_named_like_the_site_is_kept_on_a_one_person_site() -> None:

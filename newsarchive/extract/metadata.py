@@ -319,14 +319,14 @@ def _names(value: Any) -> str | None:
 
 def _authors(value: Any, kind: str = "person") -> str | None:
     """The authors of the given kind (``person``: also untyped names and plain strings;
-    ``declared person``: Person objects only; ``organization``: Organization authors only),
+    ``declared person``: Person objects only; never an Organization),
     normalised as trafilatura normalises names (entities decoded first)."""
     found = None
     for item in value if isinstance(value, list) else [value]:
         kinds = _types(item) if isinstance(item, dict) else set()
         if kind == "declared person" and "person" not in kinds:
             continue
-        if (kind == "organization") != bool(kinds and "person" not in kinds):
+        if kinds and "person" not in kinds:  # an Organization is no author (docs/jsonl.md)
             continue
         name = item.get("name") if isinstance(item, dict) else item
         if isinstance(item, dict) and not name and item.get("familyName"):
@@ -478,7 +478,6 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
         lambda: _authors(obj.get("author"), "declared person") if obj else None,
         lambda: result.author, lambda: _person(declared.author),
         lambda: _page_author(objects, url), lambda: _byline(tree),
-        lambda: _authors(obj.get("author"), "organization") if obj else None,
     ), blog=_published_by_person(obj, objects))  # fmt: skip
     result.description = result.description or declared.description
     # trafilatura's category/tag link heuristics are left out (their cost: docs/quality.md)
