@@ -108,7 +108,7 @@ def test_article_as_a_web_pages_main_entity() -> None:
         ({"@type": "Person", "name": "Ada Jones"}, "Ada Jones"),
         ({"@type": "Person", "givenName": "Ada", "familyName": "Jones"}, "Ada Jones"),
         ([{"@type": "Person", "name": "Ada Jones"}, {"@type": "Person", "name": "B. Li"}],
-         "Ada Jones; B Li"),  # as trafilatura normalises names
+         "Ada Jones; B. Li"),  # as trafilatura normalises names, initials kept
         (["Ada Jones", "https://news.example.org/authors/ada"], "Ada Jones"),
         ({"@type": "Person", "name": "Caf&eacute; Owner"}, "Café Owner"),
     ],
@@ -311,6 +311,25 @@ def test_date_after_a_publication_label_when_none_is_declared() -> None:
     tree = parse_html(html)
     assert tree is not None
     assert page_metadata(tree, URL, CAPTURED).published == "2021-04-29T17:13:04"
+
+
+def test_initials_keep_their_periods() -> None:
+    person = {"@type": "Person", "name": "Gustavo E. Méndez"}
+    assert metadata(json_ld({**ARTICLE, "author": person})).author == "Gustavo E. Méndez"
+
+
+def test_user_name_yields_to_the_name_written_with_spaces() -> None:
+    user = {"@id": "https://news.example.org/#/schema/person/1", "name": "adajones"}
+    meta = metadata(json_ld({**ARTICLE, "author": user}), header='<p class="byline">Ada Jones</p>')
+    assert meta.author == "Ada Jones"
+
+
+def test_author_that_is_part_of_the_site_name_is_the_site() -> None:
+    slogan = {"@type": "Person", "name": "City Times - Informed with the truth"}
+    site = {"@type": "WebSite", "name": "City Times - Informed with the truth"}
+    byline = '<p class="byline">Ada Jones</p>'
+    meta = metadata(json_ld([{**ARTICLE, "author": slogan}, site]), header=byline)
+    assert meta.author == "Ada Jones"
 
 
 # --- the visible page as evidence ---------------------------------------------------------------

@@ -102,6 +102,8 @@ _PUBLISHED_LABEL = re.compile(
     re.I,
 )
 _LABEL_SCAN = 3000  # characters of the article's first text searched for a labelled date
+_INITIAL = re.compile(r"(?<!\S)([A-Z])(?= )")
+_MIN_SITE_PART = 3  # words of an author that, as a part of the site's name, make it the site's
 _MAX_TIMES = 20  # <time> elements looked at for the page's own form of a date
 _DATE_SLACK = timedelta(days=1)  # a page's clock ahead of the capture's
 _CLOCK = (
@@ -332,8 +334,16 @@ def _authors(value: Any, kind: str = "person") -> str | None:
         if isinstance(item, dict) and not name and item.get("familyName"):
             name = f"{item.get('givenName') or ''} {item['familyName']}"
         for text in _strings(name):
-            found = normalize_authors(found, unescape(text))
+            found = _with_initials(normalize_authors(found, unescape(text)), text)
     return found
+
+
+def _with_initials(names: str | None, raw: str) -> str | None:
+    """The names with the periods of initials trafilatura drops ("Gustavo E Méndez" for
+    "Gustavo E. Méndez") put back where `raw` has them."""
+    if not names:
+        return names
+    return _INITIAL.sub(lambda m: f"{m[1]}." if f"{m[1]}." in raw else m[1], names)
 
 
 def _image(value: Any) -> tuple[str | None, str | None]:
@@ -551,6 +561,15 @@ def _is_site(value: str, site: set[str]) -> bool:
     return " ".join(_words(value)) in site
 
 
+def _in_site_name(value: str, site: set[str]) -> bool:
+    """Whether `value` (three words or more) is a run of words of a site's name (a slogan or
+    the first part of "Noticias de El Salvador - La Prensa Gráfica | Informate con la verdad")."""
+    words = " ".join(_words(value))
+    return len(words.split()) >= _MIN_SITE_PART and any(
+        f" {words} " in f" {name} " for name in site
+    )
+
+
 def _checked_title(
     tree: HtmlElement, site: set[str], sources: tuple[Callable[[], str | None], ...]
 ) -> str | None:
@@ -612,7 +631,8 @@ def _checked_author(
     placeholder ("Unknown"); byline labels ("Por", "Auteur", "Beitrag von") are cut. A value
     that starts with the site's name or a company fails whole (what follows is its address:
     "SPIEGEL ONLINE, Hamburg, Germany"). On a `blog` (its publisher a Person), the author
-    JSON-LD declares a Person (the first source) may bear the site's name."""
+    JSON-LD declares a Person (the first source) may bear the site's name. A user name
+    ("Arianschlichenmayer") yields to a later source that writes it with spaces."""
     for number, source in enumerate(sources):
         author = source()
         if number == 0 and author and blog:
@@ -623,7 +643,19 @@ def _checked_author(
             continue
         kept = [name for name in names if _is_person(name, site)]
         if kept:
-            return "; ".join(kept)
+            return _spelled_out(kept, sources[number + 1 :]) or "; ".join(kept)
+    return None
+
+
+def _spelled_out(kept: list[str], later: tuple[Callable[[], str | None], ...]) -> str | None:
+    """The name a later source writes with spaces where `kept` is one user name."""
+    if len(kept) != 1 or " " in kept[0]:
+        return None
+    for source in later:
+        for name in (source() or "").split("; "):
+            name = _unlabelled(name)
+            if " " in name and "".join(_words(name)) == "".join(_words(kept[0])):
+                return name
     return None
 
 
@@ -634,7 +666,8 @@ def _unlabelled(name: str) -> str:
 
 def _is_person(name: str, site: set[str]) -> bool:
     return not (
-        _is_site(name, site) or _WEB.search(name) or _ORGANIZATION.search(name)
+        _is_site(name, site) or _in_site_name(name, site) or _WEB.search(name)
+        or _ORGANIZATION.search(name)
         or name.casefold() in _PLACEHOLDERS or not _NAME_START.match(name)
     )  # fmt: skip
 
@@ -749,7 +782,10 @@ def _byline(tree: HtmlElement) -> str | None:
                 continue
             if discarded is None:
                 discarded = {hit for expr in AUTHOR_DISCARD_XPATHS for hit in expr(tree)}
-            author = None if _discarded(elem, discarded) else normalize_authors(None, content)
+            author = (
+                None if _discarded(elem, discarded)
+                else _with_initials(normalize_authors(None, content), content)
+            )  # fmt: skip
             if author and not _LABEL.match(author):
                 return author
     return None
