@@ -332,6 +332,13 @@ def test_author_that_is_part_of_the_site_name_is_the_site() -> None:
     assert meta.author == "Ada Jones"
 
 
+def test_header_time_when_no_date_is_declared_but_not_a_comments() -> None:
+    comment = '<div class="comment"><time datetime="2024-05-04T10:00:00+02:00">4.5.</time></div>'
+    header = '<time datetime="2024-05-02T21:15:00+02:00">2 May 2024</time>'
+    meta = metadata(header=comment + header)
+    assert meta.published == "2024-05-02T21:15:00+02:00"
+
+
 # --- the visible page as evidence ---------------------------------------------------------------
 
 

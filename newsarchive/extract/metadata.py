@@ -500,6 +500,7 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
     result.published = (
         _local(tree, _checked_date(tree, published, latest))
         or _labelled_date(tree, latest)
+        or _header_time(tree, latest)
         or _htmldate(tree, url)
     )
     modified = _dates(result.modified, metas, MODIFIED_METAS)
@@ -715,17 +716,31 @@ def _later(date: str, latest: datetime) -> bool:
     return moment > latest + _DATE_SLACK
 
 
-def _header_dates(tree: HtmlElement) -> set[str]:
+def _header_dates(tree: HtmlElement, ordered: bool = False) -> set[Any]:
     """The days of the ``<time datetime>`` elements in the article's header: the first
-    ``<article>`` (else the page) up to its first paragraph of text."""
+    ``<article>`` (else the page) up to its first paragraph of text; `ordered`: (position,
+    date) pairs of the whole dates instead."""
     scope = next(tree.iter("article"), None)
-    days = set()
-    for elem in (scope if scope is not None else tree).iter("time", "p"):
+    days: set[Any] = set()
+    for number, elem in enumerate((scope if scope is not None else tree).iter("time", "p")):
         if elem.tag == "p" and len(elem.text_content()) > _HEADER_END:
             break
-        if elem.tag == "time" and iso_datetime(elem.get("datetime")):
-            days.add(str(iso_datetime(elem.get("datetime")))[:10])
+        date = iso_datetime(elem.get("datetime")) if elem.tag == "time" else None
+        if date and not _in_comment(elem):
+            days.add((number, date) if ordered else date[:10])
     return days
+
+
+def _header_time(tree: HtmlElement, latest: datetime) -> str | None:
+    """The first ``<time datetime>`` of the article's header (as `_header_dates` scopes it)
+    where the page declares no date: the date line's own markup (htmldate prefers a declared
+    modified date to it)."""
+    dates = sorted(_header_dates(tree, ordered=True))
+    return next((date for _, date in dates if not _later(date, latest)), None)
+
+
+def _in_comment(elem: HtmlElement) -> bool:
+    return any("comment" in (node.get("class") or "") for node in elem.iterancestors())
 
 
 def _labelled_date(tree: HtmlElement, latest: datetime) -> str | None:
