@@ -339,6 +339,22 @@ def test_header_time_when_no_date_is_declared_but_not_a_comments() -> None:
     assert meta.published == "2024-05-02T21:15:00+02:00"
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("01. November 2021 | Naturschutz", "2021-11-01"), ("4.\u20092.\u20092022.", "2022-02-04"),
+     ("15 августа 2016, 13:43", "2016-08-15")],
+)  # fmt: skip
+def test_date_line_written_as_text_after_the_headline(line: str, expected: str) -> None:
+    html = (
+        f"<html><body><h1>Das Hermelin</h1><p>{line}</p><p>{'Text. ' * 40}</p>"
+        "<p>Am 12.12.2021 geht es weiter.</p></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    page = "https://news.example.org/natur/hermelin"  # no date in the URL for htmldate
+    assert page_metadata(tree, page, datetime(2023, 1, 1, tzinfo=UTC)).published == expected
+
+
 # --- the visible page as evidence ---------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
+from htmldate.extractors import try_date_expr
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     examine_meta,
@@ -104,11 +105,15 @@ _PUBLISHED_LABEL = re.compile(
 _LABEL_SCAN = 3000  # characters of the article's first text searched for a labelled date
 _INITIAL = re.compile(r"(?<!\S)([A-Z])(?= )")
 _MIN_SITE_PART = 3  # words of an author that, as a part of the site's name, make it the site's
+_DATE_LINE_PIECES = 6  # text pieces after the headline where its date line may be
+_DATE_LINE_LENGTH = 50  # characters of a text piece read as a date line
+_EARLIEST = datetime(_MIN_YEAR, 1, 1)
 _MAX_TIMES = 20  # <time> elements looked at for the page's own form of a date
 _DATE_SLACK = timedelta(days=1)  # a page's clock ahead of the capture's
 _CLOCK = (
     r"(?:,?[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?!\s*[AaPp]\.?[Mm]))?"
 )
+_SPACED_DOTS = re.compile(r"(\d)\.\s+(?=\d)")
 _DOTTED = re.compile(r"\s*(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})" + _CLOCK)
 _YEAR_FIRST = re.compile(r"\s*(?P<year>\d{4})[-/](?P<month>\d{2})[-/](?P<day>\d{2})" + _CLOCK)
 _JSON_COMMENTS = re.compile(r"^\s*(?:<!--|//<!\[CDATA\[|/\*<!\[CDATA\[\*/)|(?:-->|//\]\]>)\s*$")
@@ -502,6 +507,7 @@ def page_metadata(tree: HtmlElement, url: str | None, captured: datetime | None 
         or _labelled_date(tree, latest)
         or _header_time(tree, latest)
         or _htmldate(tree, url)
+        or _date_line(tree, latest)
     )
     modified = _dates(result.modified, metas, MODIFIED_METAS)
     result.modified = _checked_date(tree, modified, latest, shown=False)
@@ -741,6 +747,46 @@ def _header_time(tree: HtmlElement, latest: datetime) -> str | None:
 
 def _in_comment(elem: HtmlElement) -> bool:
     return any("comment" in (node.get("class") or "") for node in elem.iterancestors())
+
+
+def _date_line(tree: HtmlElement, latest: datetime) -> str | None:
+    """A date written as text just after the headline (the first ``<h1>`` with text): the
+    date line a reader sees ("01. November 2021 | Naturschutz", "opublikowano: 7 kwietnia
+    2021", "15 августа 2016, 13:43"), read by htmldate's date expressions (month names in many
+    languages), each of the first short text pieces after the heading on its own."""
+    heading = next((h1 for h1 in tree.iter("h1") if h1.text_content().strip()), None)
+    if heading is None:
+        return None
+    for number, text in enumerate(_texts_after(heading)):
+        if number >= _DATE_LINE_PIECES:
+            break
+        text = _SPACED_DOTS.sub(r"\1.", " ".join(text.split()))  # "4. 2. 2022" -> "4.2.2022"
+        if len(text) <= _DATE_LINE_LENGTH:
+            dotted = _DOTTED.search(text)  # day first, as the sites writing it mean it
+            found = (
+                _date_only(dotted[0])
+                if dotted
+                else try_date_expr(text, "%Y-%m-%d", True, _EARLIEST, latest.replace(tzinfo=None))
+            )
+            if found and not _later(found, latest):
+                return iso_datetime(found)
+    return None
+
+
+def _texts_after(heading: HtmlElement) -> Iterator[str]:
+    """The text pieces after `heading` in document order (not its own, nor scripts')."""
+    inside = set(heading.iter())
+    started = False
+    for elem in heading.getroottree().getroot().iter():
+        if elem is heading:
+            started = True
+        if not started or elem.tag in ("script", "style"):
+            continue
+        own = elem.text if elem not in inside and isinstance(elem.tag, str) else None
+        tail = elem.tail if elem is heading or elem not in inside else None
+        for text in (own, tail):
+            if text and text.strip():
+                yield text.strip()
 
 
 def _labelled_date(tree: HtmlElement, latest: datetime) -> str | None:
