@@ -342,7 +342,7 @@ def test_header_time_when_no_date_is_declared_but_not_a_comments() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [("01. November 2021 | Naturschutz", "2021-11-01"), ("4.\u20092.\u20092022.", "2022-02-04"),
-     ("15 августа 2016, 13:43", "2016-08-15")],
+     ("24. März 2004, 19:49 |", "2004-03-24")],
 )  # fmt: skip
 def test_date_line_written_as_text_after_the_headline(line: str, expected: str) -> None:
     html = (
