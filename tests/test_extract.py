@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from newsarchive.base.digests import sha1_digest
-from newsarchive.extract.analysis import extract_page
+from newsarchive.extract.analysis import checked_language, extract_page
 from newsarchive.extract.decoding import decode_html
 from newsarchive.extract.workers import ExtractionPool
 
@@ -197,6 +197,19 @@ def test_article_body_without_boilerplate() -> None:
         assert paragraph in result["text"]
     for noise in BOILERPLATE:
         assert noise not in result["text"]
+
+
+GERMAN = (
+    "Die Bootsführerausbildung in der Feuerwehr ist sehr praxisorientiert und schließt mit der "
+    "Prüfung zum Sportbootführerschein ab. Wir üben jede Woche auf dem Wasser und im Hafen. "
+) * 10
+
+
+def test_declared_language_yields_to_a_sure_detection_on_long_text() -> None:
+    assert checked_language("en-US", GERMAN) == "de"  # a theme's default lang="en"
+    assert checked_language("de-AT", GERMAN) == "de-AT"  # agreeing: the declared tag kept
+    assert checked_language("en", GERMAN[:300]) == "en"  # too short to overrule
+    assert checked_language(None, GERMAN) == "de"
 
 
 def test_metadata_from_meta_tags() -> None:

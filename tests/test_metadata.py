@@ -108,7 +108,7 @@ def test_article_as_a_web_pages_main_entity() -> None:
         ({"@type": "Person", "name": "Ada Jones"}, "Ada Jones"),
         ({"@type": "Person", "givenName": "Ada", "familyName": "Jones"}, "Ada Jones"),
         ([{"@type": "Person", "name": "Ada Jones"}, {"@type": "Person", "name": "B. Li"}],
-         "Ada Jones; B Li"),  # as trafilatura normalises names
+         "Ada Jones; B. Li"),  # as trafilatura normalises names, initials kept
         (["Ada Jones", "https://news.example.org/authors/ada"], "Ada Jones"),
         ({"@type": "Person", "name": "Caf&eacute; Owner"}, "Café Owner"),
     ],
@@ -188,15 +188,40 @@ def test_author_that_is_the_site_falls_through_to_the_byline() -> None:
         assert meta.author == "Ada Jones", author
 
 
-def test_organization_author_is_a_last_resort() -> None:
-    agency = {"@type": "Organization", "name": "Press Agency"}
-    assert metadata(json_ld({**ARTICLE, "author": agency})).author == "Press Agency"
+def test_organization_author_is_no_author() -> None:
+    agency = {"@type": "NewsMediaOrganization", "name": "Press Agency"}
+    assert metadata(json_ld({**ARTICLE, "author": agency})).author is None
 
 
-def test_person_named_like_the_site_is_kept() -> None:
-    # a one-person blog: the site bears its author's name
-    blog = {**ARTICLE, "author": {"@type": "Person", "name": "City Times"}}
+def test_person_named_like_the_site_is_kept_on_a_one_person_site() -> None:
+    # a one-person blog: the site bears its author's name, its publisher is that Person
+    person = {"@type": "Person", "@id": "https://news.example.org/#/schema/person/1"}
+    blog = {
+        **ARTICLE,
+        "author": {**person, "name": "City Times"},
+        "publisher": {"@id": person["@id"]},
+    }
     assert metadata(json_ld(blog)).author == "City Times"
+
+
+def test_person_named_like_the_site_of_an_organization_is_the_site() -> None:
+    site = {**ARTICLE, "author": {"@type": "Person", "name": "City Times"}}
+    assert metadata(json_ld(site)).author is None
+
+
+@pytest.mark.parametrize(
+    "author",
+    ["Por Ada Jones", "Auteur Ada Jones", "Text; Interview Ada Jones", "Beitrag von Ada Jones"],
+)
+def test_byline_labels_before_names_are_cut(author: str) -> None:
+    assert metadata(f'<meta name="author" content="{author}">').author == "Ada Jones"
+
+
+@pytest.mark.parametrize(
+    "author", ["Unknown", "Web Commerce GmbH", "Verein Historische Wehranlage", "Www Example De"]
+)
+def test_placeholders_companies_and_addresses_are_not_authors(author: str) -> None:
+    assert metadata(f'<meta name="author" content="{author}">').author is None
 
 
 @pytest.mark.parametrize("declared", ["2024-06-01T10:00:00+00:00", "1970-01-01"])
@@ -216,6 +241,118 @@ def test_headline_that_is_the_site_name_falls_through() -> None:
 def test_title_the_page_does_not_show_yields_to_its_heading() -> None:
     stale = '<meta property="og:title" content="Weather: rain all weekend">'
     assert metadata(stale).title == TITLE
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        f"{TITLE} - City Times",  # the site's name appended (og:title, JSON-LD)
+        f"City Times | {TITLE}",  # prepended
+        f"Politics: {TITLE}",  # a section as kicker
+        f"{TITLE} - news.example.org",  # the host
+    ],
+)
+def test_title_with_the_site_or_a_section_around_the_heading_is_the_heading(
+    declared: str,
+) -> None:
+    assert metadata(json_ld({**ARTICLE, "headline": declared})).title == TITLE
+
+
+def test_title_longer_than_the_heading_around_it_is_kept() -> None:
+    declared = f"Budget - {TITLE} after a long night"  # the heading is the section's
+    html = (
+        f'<html><head><title>{declared}</title><meta property="og:title" content="{declared}">'
+        "</head><body><h1>Budget</h1></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    assert page_metadata(tree, URL, CAPTURED).title == declared
+
+
+def test_title_cut_short_is_the_heading() -> None:
+    heading = TITLE + " of debates on schools, roads, parks, libraries and the harbour works"
+    cut = heading[:60].rsplit(" ", 1)[0] + "..."
+    meta = metadata(json_ld({**ARTICLE, "headline": cut}), title=heading)
+    assert meta.title == heading
+
+
+def test_html_entities_in_json_ld_strings_are_decoded() -> None:
+    meta = metadata(json_ld({**ARTICLE, "author": {"@type": "Person", "name": "Ada O&#039;Neil"}}))
+    assert meta.author == "Ada O'Neil"
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ("Thu, 02 May 2024 19:15:00 GMT", "2024-05-02T19:15:00+00:00"),  # RFC 2822
+        ("02.05.2024, 21:15:00", "2024-05-02T21:15:00"),  # day first, dotted
+        ("2024/05/02 21:15:00", "2024-05-02T21:15:00"),  # year first, slashes
+    ],
+)
+def test_dates_in_other_forms_than_iso(declared: str, expected: str) -> None:
+    meta = metadata(f'<meta property="article:published_time" content="{declared}">')
+    assert meta.published == expected
+
+
+def test_utc_date_is_given_as_the_page_writes_the_same_instant() -> None:
+    meta = metadata(
+        '<meta property="article:published_time" content="2024-05-03T03:37:00+00:00">',
+        header='<time datetime="2024-05-02T23:37:00-04:00">2 May 2024, 11:37 pm</time>',
+    )
+    assert meta.published == "2024-05-02T23:37:00-04:00"
+
+
+def test_date_after_a_publication_label_when_none_is_declared() -> None:
+    html = (
+        "<html><body><article><p class='print'>Wydrukowano: <time>2021-05-11 22:22</time></p>"
+        "<p>Opublikowano: 2021-04-29 17:13:04</p><h1>Jest zgoda</h1>"
+        f"<p>{'Tekst. ' * 40}</p></article></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    assert page_metadata(tree, URL, CAPTURED).published == "2021-04-29T17:13:04"
+
+
+def test_initials_keep_their_periods() -> None:
+    person = {"@type": "Person", "name": "Gustavo E. Méndez"}
+    assert metadata(json_ld({**ARTICLE, "author": person})).author == "Gustavo E. Méndez"
+
+
+def test_user_name_yields_to_the_name_written_with_spaces() -> None:
+    user = {"@id": "https://news.example.org/#/schema/person/1", "name": "adajones"}
+    meta = metadata(json_ld({**ARTICLE, "author": user}), header='<p class="byline">Ada Jones</p>')
+    assert meta.author == "Ada Jones"
+
+
+def test_author_that_is_part_of_the_site_name_is_the_site() -> None:
+    slogan = {"@type": "Person", "name": "City Times - Informed with the truth"}
+    site = {"@type": "WebSite", "name": "City Times - Informed with the truth"}
+    byline = '<p class="byline">Ada Jones</p>'
+    meta = metadata(json_ld([{**ARTICLE, "author": slogan}, site]), header=byline)
+    assert meta.author == "Ada Jones"
+
+
+def test_header_time_when_no_date_is_declared_but_not_a_comments() -> None:
+    comment = '<div class="comment"><time datetime="2024-05-04T10:00:00+02:00">4.5.</time></div>'
+    header = '<time datetime="2024-05-02T21:15:00+02:00">2 May 2024</time>'
+    meta = metadata(header=comment + header)
+    assert meta.published == "2024-05-02T21:15:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("01. November 2021 | Naturschutz", "2021-11-01"), ("4.\u20092.\u20092022.", "2022-02-04"),
+     ("24. März 2004, 19:49 |", "2004-03-24")],
+)  # fmt: skip
+def test_date_line_written_as_text_after_the_headline(line: str, expected: str) -> None:
+    html = (
+        f"<html><body><h1>Das Hermelin</h1><p>{line}</p><p>{'Text. ' * 40}</p>"
+        "<p>Am 12.12.2021 geht es weiter.</p></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    page = "https://news.example.org/natur/hermelin"  # no date in the URL for htmldate
+    assert page_metadata(tree, page, datetime(2023, 1, 1, tzinfo=UTC)).published == expected
 
 
 # --- the visible page as evidence ---------------------------------------------------------------

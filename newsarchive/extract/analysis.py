@@ -6,10 +6,10 @@ no shared state) that never raise: every failure becomes the ``extraction_error`
 They run in the extraction workers (:mod:`newsarchive.extract.workers`).
 """
 
-
 from __future__ import annotations
 
 import logging
+import math
 import re
 import signal
 import threading
@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 MIN_DETECTABLE = 200  # characters of text below which its language is not guessed
 DETECTED_SAMPLE = 5000  # characters of text the language is guessed from
+MIN_OVERRIDING = 1000  # characters of text from which a sure detection beats a declaration
+CHECKED_SAMPLE = 1500  # characters a declared language is first checked on (cost is per char)
+SURE_DETECTION = 0.999  # probability of the detected language that overrides the declared one
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
@@ -236,8 +239,7 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     if isinstance(doc, Document):
         fields["text"] = strip_boilerplate(_clean(doc.text))
         fields["markdown"] = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))
-    if not fields["language"]:
-        fields["language"] = detect_language(fields.get("text", ""))
+    fields["language"] = checked_language(fields["language"], fields.get("text", ""))
     fields["word_count"] = len(fields.get("text", "").split())
     fields["access"] = SCRIPTED if kind.needs_scripts else access(meta, fields["word_count"])
     warning = needs_scripts_warning(fields["word_count"]) if kind.needs_scripts else None
@@ -279,6 +281,24 @@ def detect_language(text: str) -> str | None:
 
     language, _ = py3langid.classify(text[:DETECTED_SAMPLE])
     return language or None
+
+
+def checked_language(declared: str | None, text: str) -> str | None:
+    """The declared language, unless the text is long and clearly in another (a theme's
+    default ``lang="en"`` on German, Spanish or Bengali pages); the detected one where none is
+    declared."""
+    if not declared:
+        return detect_language(text)
+    if len(text) < MIN_OVERRIDING:
+        return declared
+    import py3langid
+
+    primary = declared.split("-", 1)[0].lower()
+    if py3langid.classify(text[:CHECKED_SAMPLE])[0] == primary:  # the common case, cheaply
+        return declared
+    (language, best), *others = py3langid.rank(text[:DETECTED_SAMPLE])
+    confidence = 1 / (1 + sum(math.exp(score - best) for _, score in others))
+    return language if language != primary and confidence >= SURE_DETECTION else declared
 
 
 def _other_url(candidate: str | None, url: str) -> str | None:

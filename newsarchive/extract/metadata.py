@@ -17,11 +17,13 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from html import unescape
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
+from htmldate.extractors import try_date_expr
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     examine_meta,
@@ -73,13 +75,48 @@ _LABEL = re.compile(  # a byline element's label, date or source line, not a nam
 _BYLINE_CLASS = re.compile(r"author-?name|AuthorName|authorName")
 _WORD = re.compile(r"\w+")
 _WEB = re.compile(  # a web address, also as trafilatura normalises one ("Facebook Com")
-    r"https?://|www\.|\.(?:com|org|net)\b|^\S+ (?:Com|De|Org|Net|At|Ch|Fr|It|Pl|Uk)$", re.I
+    r"https?://|\bwww\b|\.(?:com|org|net)\b|^\S+ (?:Com|De|Org|Net|At|Ch|Fr|It|Pl|Uk)$", re.I
 )
+_BYLINE_PREFIX = re.compile(  # byline labels trafilatura leaves before a name, by language
+    r"^(?:(?:written |posted )?by|von|beitrag von|text(?: und| &)?(?: fotos?)?|interview|por|"
+    r"par|di|door|de|af|av|autor|autorin|auteur|author)\s*[:|]?\s+(?=\S)",
+    re.I,
+)
+_ORGANIZATION = re.compile(  # a company's or association's name, not a byline's
+    r"\b(?:GmbH|AG|KG|e\.? ?V|Verein|Ltd|Inc|LLC|S\.A|SRL)\b\.?"
+)
+_PLACEHOLDERS = frozenset(  # a CMS's default or a label left alone, not a name
+    {"unknown", "anonymous", "admin", "administrator", "author", "guest", "text", "interview"}
+)
+_NAME_START = re.compile(r"\w", re.U)
 _CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a heading's
 _TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
 _MAX_HEADINGS = 3
+_TITLE_SEPARATOR = re.compile(r"\s[-|–—·•›»/:]{1,2}\s|\s?[|·•›»]\s?|:\s")
+_CUT_LENGTH = 100  # characters of a title cut at a length limit
 _HEADER_END = 200  # characters of a paragraph that ends the article's header
+_PUBLISHED_LABEL = re.compile(
+    r"\b(?:opublikowano|veröffentlicht(?: am)?|publiziert(?: am)?|erschienen(?: am)?|"
+    r"publicado(?: el)?|publié(?: le)?|pubblicato(?: il)?|published(?: on)?|posted(?: on)?)"
+    r"\s*:?\s*(?P<date>\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|"
+    r"\d{1,2}\.\d{1,2}\.\d{4}(?:,? \d{1,2}:\d{2})?)",
+    re.I,
+)
+_LABEL_SCAN = 3000  # characters of the article's first text searched for a labelled date
+_INITIAL = re.compile(r"(?<!\S)([A-Z])(?= )")
+_MIN_SITE_PART = 3  # words of an author that, as a part of the site's name, make it the site's
+_DATE_LINE_PIECES = 6  # text pieces after the headline where its date line may be
+_DATE_LINE_LENGTH = 50  # characters of a text piece read as a date line
+_EARLIEST = datetime(_MIN_YEAR, 1, 1)
+_MAX_TIMES = 20  # <time> elements looked at for the page's own form of a date
 _DATE_SLACK = timedelta(days=1)  # a page's clock ahead of the capture's
+_CLOCK = (
+    r"(?:,?[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?!\s*[AaPp]\.?[Mm]))?"
+)
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")  # a date line writes its year in full
+_SPACED_DOTS = re.compile(r"(\d)\.\s+(?=\d)")
+_DOTTED = re.compile(r"\s*(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})" + _CLOCK)
+_YEAR_FIRST = re.compile(r"\s*(?P<year>\d{4})[-/](?P<month>\d{2})[-/](?P<day>\d{2})" + _CLOCK)
 _JSON_COMMENTS = re.compile(r"^\s*(?:<!--|//<!\[CDATA\[|/\*<!\[CDATA\[\*/)|(?:-->|//\]\]>)\s*$")
 
 
@@ -132,11 +169,14 @@ def _flatten(data: Any) -> Iterator[dict[str, Any]]:
 
 
 def _unprefixed(data: Any) -> Any:
-    """Keys as ``schema:headline`` or ``http://schema.org/headline`` read as ``headline``."""
+    """Keys as ``schema:headline`` or ``http://schema.org/headline`` read as ``headline``;
+    string values with HTML entities (``&#8216;``, ``&quot;``) decoded."""
     if isinstance(data, list):
         return [_unprefixed(item) for item in data]
     if isinstance(data, dict):
         return {_SCHEMA_PREFIX.sub("", key): _unprefixed(value) for key, value in data.items()}
+    if isinstance(data, str) and "&" in data:  # HTML entities many CMSs leave in their strings
+        return unescape(data)
     return data
 
 
@@ -287,21 +327,29 @@ def _names(value: Any) -> str | None:
 
 def _authors(value: Any, kind: str = "person") -> str | None:
     """The authors of the given kind (``person``: also untyped names and plain strings;
-    ``declared person``: Person objects only; ``organization``: Organization authors only),
+    ``declared person``: Person objects only; never an Organization),
     normalised as trafilatura normalises names (entities decoded first)."""
     found = None
     for item in value if isinstance(value, list) else [value]:
         kinds = _types(item) if isinstance(item, dict) else set()
         if kind == "declared person" and "person" not in kinds:
             continue
-        if (kind == "organization") != bool(kinds and "person" not in kinds):
+        if kinds and "person" not in kinds:  # an Organization is no author (docs/jsonl.md)
             continue
         name = item.get("name") if isinstance(item, dict) else item
         if isinstance(item, dict) and not name and item.get("familyName"):
             name = f"{item.get('givenName') or ''} {item['familyName']}"
         for text in _strings(name):
-            found = normalize_authors(found, unescape(text))
+            found = _with_initials(normalize_authors(found, unescape(text)), text)
     return found
+
+
+def _with_initials(names: str | None, raw: str) -> str | None:
+    """The names with the periods of initials trafilatura drops ("Gustavo E Méndez" for
+    "Gustavo E. Méndez") put back where `raw` has them."""
+    if not names:
+        return names
+    return _INITIAL.sub(lambda m: f"{m[1]}." if f"{m[1]}." in raw else m[1], names)
 
 
 def _image(value: Any) -> tuple[str | None, str | None]:
@@ -393,14 +441,29 @@ def iso_datetime(value: str | None) -> str | None:
 
 
 def _date_only(value: str) -> str | None:
-    match = re.match(r"\s*(\d{4})-(\d{2})-(\d{2})", value)
+    """The other forms CMSs write in their meta tags and JSON-LD: RFC 2822 ("Wed, 04 May 2022
+    02:41:00 GMT"), day-first with dots ("10.12.2022, 07:00:03"), year-first with slashes
+    ("2022/05/10 17:36:11"); else the leading YYYY-MM-DD. The time is kept when written."""
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        moment = None
+    if moment is not None:
+        return moment.isoformat() if _plausible(moment.year) else None
+    match = _DOTTED.match(value) or _YEAR_FIRST.match(value)
     if not match:
         return None
+    parts = match.groupdict()
     try:
-        day = datetime(int(match[1]), int(match[2]), int(match[3]))
+        moment = datetime(
+            int(parts["year"]), int(parts["month"]), int(parts["day"]),
+            int(parts["hour"] or 0), int(parts["minute"] or 0), int(parts["second"] or 0),
+        )  # fmt: skip
     except ValueError:
         return None
-    return day.date().isoformat() if _plausible(day.year) else None
+    if not _plausible(moment.year):
+        return None
+    return moment.isoformat() if parts["hour"] else moment.date().isoformat()
 
 
 def _plausible(year: int) -> bool:
@@ -430,12 +493,12 @@ def page_metadata(
         lambda: result.title, lambda: _text(obj.get("name")) if obj else None,
         lambda: _clean_title(declared.title), lambda: extract_title(tree),
     ))  # fmt: skip
+    result.title = _shown_title(tree, result.title, site)
     result.author = _checked_author(site, (
         lambda: _authors(obj.get("author"), "declared person") if obj else None,
         lambda: result.author, lambda: _person(declared.author),
         lambda: _page_author(objects, url), lambda: _byline(tree),
-        lambda: _authors(obj.get("author"), "organization") if obj else None,
-    ))  # fmt: skip
+    ), blog=_published_by_person(obj, objects))  # fmt: skip
     result.description = result.description or declared.description
     # trafilatura's category/tag link heuristics are left out (their cost: docs/quality.md)
     result.categories = result.categories or _split(_first(metas, SECTION_METAS))
@@ -444,9 +507,14 @@ def page_metadata(
     result.url = result.url or declared.url
     latest = captured or datetime.now(UTC)
     published = _dates(result.published, metas, PUBLISHED_METAS)
-    result.published = _checked_date(tree, published, latest)
-    if not result.published and guess_date:
-        result.published = _htmldate(tree, url)
+    result.published = _local(tree, _checked_date(tree, published, latest))
+    if not result.published and guess_date:  # found on the page, not declared: articles only
+        result.published = (
+            _labelled_date(tree, latest)
+            or _header_time(tree, latest)
+            or _htmldate(tree, url)
+            or _date_line(tree, latest)
+        )
     modified = _dates(result.modified, metas, MODIFIED_METAS)
     result.modified = _checked_date(tree, modified, latest, shown=False)
     return result
@@ -490,8 +558,29 @@ def _site_names(
     return {" ".join(_words(name)) for name in names if name} - {""}
 
 
+def _published_by_person(obj: dict[str, Any] | None, objects: list[dict[str, Any]]) -> bool:
+    """Whether the article's publisher is a Person (by type, or by a reference to one, as SEO
+    plugins write a one-person site's: ``{"@id": ".../#/schema/person/..."}``)."""
+    known = _known(objects)
+    for publisher in _as_list(obj.get("publisher") if obj else None):
+        if isinstance(publisher, dict):
+            reference = publisher.get("@id") if isinstance(publisher.get("@id"), str) else ""
+            if "person" in _types(_resolve(publisher, known)) or "/person/" in reference:
+                return True
+    return False
+
+
 def _is_site(value: str, site: set[str]) -> bool:
     return " ".join(_words(value)) in site
+
+
+def _in_site_name(value: str, site: set[str]) -> bool:
+    """Whether `value` (three words or more) is a run of words of a site's name (a slogan or
+    the first part of "Noticias de El Salvador - La Prensa Gráfica | Informate con la verdad")."""
+    words = " ".join(_words(value))
+    return len(words.split()) >= _MIN_SITE_PART and any(
+        f" {words} " in f" {name} " for name in site
+    )
 
 
 def _checked_title(
@@ -508,22 +597,92 @@ def _checked_title(
     )
 
 
-def _checked_author(site: set[str], sources: tuple[Callable[[], str | None], ...]) -> str | None:
-    """The first author left when the names that are the site (its name or host) or a web
-    address are dropped; a value that starts with the site's name fails whole (what follows is
-    its address: "SPIEGEL ONLINE, Hamburg, Germany"). An author JSON-LD declares a Person (the
-    first source) may bear the site's name (a blog's)."""
+def _shown_title(tree: HtmlElement, title: str | None, site: set[str]) -> str | None:
+    """The page's ``<h1>`` when the chosen title is that heading with the site's name, a
+    section or a kicker as other segments ("Über uns | fairkom", "Kücknitz - So lief ...",
+    "Eurostat: Polska ..."), or the heading cut short ("...", a length limit): the headline as
+    the reader sees it. Segments are split at spaced dashes, bars, bullets and colons; the
+    others must be the site's name or shorter than the heading (a section, not the title)."""
+    words = " ".join(_words(title))
+    if not title or not words:
+        return title
+    segments = [" ".join(_words(part)) for part in _TITLE_SEPARATOR.split(title)]
+    for h1 in list(tree.iter("h1"))[:_MAX_HEADINGS]:
+        heading = " ".join(h1.text_content().split())
+        shown = " ".join(_words(heading))
+        if not shown or shown == words or _is_site(heading, site):
+            continue
+        if _is_segment_run(shown, segments, site) or _is_cut(title, words, shown):
+            return heading
+    return title
+
+
+def _is_segment_run(shown: str, segments: list[str], site: set[str]) -> bool:
+    """Whether `shown` is a run of `segments` and the rest is the site's name or shorter."""
+    for first in range(len(segments)):
+        for last in range(first + 1, len(segments) + 1):
+            if " ".join(s for s in segments[first:last] if s) != shown:
+                continue
+            rest = " ".join(s for s in segments[:first] + segments[last:] if s)
+            spaceless = {name.replace(" ", "") for name in site}
+            if rest.replace(" ", "") in spaceless or len(rest) <= len(shown):
+                return True
+    return False
+
+
+def _is_cut(title: str, words: str, shown: str) -> bool:
+    """The title is the heading cut short: ending in an ellipsis or at a length limit."""
+    cut = title.rstrip().endswith(("...", "…")) or len(title) >= _CUT_LENGTH
+    return cut and shown.startswith(f"{words} ")
+
+
+def _checked_author(
+    site: set[str], sources: tuple[Callable[[], str | None], ...], blog: bool = False
+) -> str | None:
+    """The first author left when the names that are not a person's are dropped: the site (its
+    name or host), a web address, a company or association ("... GmbH", "Verein ..."), a
+    placeholder ("Unknown"); byline labels ("Por", "Auteur", "Beitrag von") are cut. A value
+    that starts with the site's name or a company fails whole (what follows is its address:
+    "SPIEGEL ONLINE, Hamburg, Germany"). On a `blog` (its publisher a Person), the author
+    JSON-LD declares a Person (the first source) may bear the site's name. A user name
+    ("Arianschlichenmayer") yields to a later source that writes it with spaces."""
     for number, source in enumerate(sources):
         author = source()
-        if number == 0 and author:
+        if number == 0 and author and blog:
             return author
-        names = [name for name in (author or "").split("; ") if len(name.strip()) > 1]
-        if not names or _is_site(names[0], site):  # the site, maybe followed by its address
+        names = [_unlabelled(name) for name in (author or "").split("; ")]
+        names = [name for name in names if len(name) > 1]
+        if not names or _is_site(names[0], site) or _ORGANIZATION.search(names[0]):
             continue
-        kept = [name for name in names if not _is_site(name, site) and not _WEB.search(name)]
+        kept = [name for name in names if _is_person(name, site)]
         if kept:
-            return "; ".join(kept)
+            return _spelled_out(kept, sources[number + 1 :]) or "; ".join(kept)
     return None
+
+
+def _spelled_out(kept: list[str], later: tuple[Callable[[], str | None], ...]) -> str | None:
+    """The name a later source writes with spaces where `kept` is one user name."""
+    if len(kept) != 1 or " " in kept[0]:
+        return None
+    for source in later:
+        for name in (source() or "").split("; "):
+            name = _unlabelled(name)
+            if " " in name and "".join(_words(name)) == "".join(_words(kept[0])):
+                return name
+    return None
+
+
+def _unlabelled(name: str) -> str:
+    """The name without a byline's label before it ("By", "Por", "Auteur", "Text")."""
+    return _BYLINE_PREFIX.sub("", name.strip()).strip()
+
+
+def _is_person(name: str, site: set[str]) -> bool:
+    return not (
+        _is_site(name, site) or _in_site_name(name, site) or _WEB.search(name)
+        or _ORGANIZATION.search(name)
+        or name.casefold() in _PLACEHOLDERS or not _NAME_START.match(name)
+    )  # fmt: skip
 
 
 def _checked_date(
@@ -540,6 +699,22 @@ def _checked_date(
     return plausible[0] if plausible else None
 
 
+def _local(tree: HtmlElement, date: str | None) -> str | None:
+    """The date as the page's ``<time datetime>`` writes the same instant in another offset:
+    CMSs declare the time in UTC (WordPress's article:published_time) where the page shows its
+    local day and time ("2022-05-04T03:37:37+00:00" shown as "3 May, 23:37", -04:00)."""
+    moment = datetime.fromisoformat(date) if date and len(date) > 10 else None
+    if moment is None or moment.utcoffset() != timedelta(0):
+        return date
+    for elem in list(tree.iter("time"))[:_MAX_TIMES]:
+        written = iso_datetime(elem.get("datetime"))
+        if written and len(written) > 10 and written != date:
+            shown = datetime.fromisoformat(written)
+            if shown.utcoffset() not in (None, timedelta(0)) and shown == moment:
+                return written
+    return date
+
+
 def _dates(first: str | None, metas: dict[str, list[str]], keys: tuple[str, ...]) -> list[str]:
     """`first` (JSON-LD's), then the meta tags' dates in the order of `keys`, as ISO dates."""
     declared = (iso_datetime(value) for key in keys for value in metas.get(key, ()))
@@ -553,17 +728,102 @@ def _later(date: str, latest: datetime) -> bool:
     return moment > latest + _DATE_SLACK
 
 
-def _header_dates(tree: HtmlElement) -> set[str]:
+def _header_dates(tree: HtmlElement, ordered: bool = False) -> set[Any]:
     """The days of the ``<time datetime>`` elements in the article's header: the first
-    ``<article>`` (else the page) up to its first paragraph of text."""
+    ``<article>`` (else the page) up to its first paragraph of text; `ordered`: (position,
+    date) pairs of the whole dates instead."""
     scope = next(tree.iter("article"), None)
-    days = set()
-    for elem in (scope if scope is not None else tree).iter("time", "p"):
+    days: set[Any] = set()
+    for number, elem in enumerate((scope if scope is not None else tree).iter("time", "p")):
         if elem.tag == "p" and len(elem.text_content()) > _HEADER_END:
             break
-        if elem.tag == "time" and iso_datetime(elem.get("datetime")):
-            days.add(str(iso_datetime(elem.get("datetime")))[:10])
+        date = iso_datetime(elem.get("datetime")) if elem.tag == "time" else None
+        if date and not _in_comment(elem):
+            days.add((number, date) if ordered else date[:10])
     return days
+
+
+def _header_time(tree: HtmlElement, latest: datetime) -> str | None:
+    """The first ``<time datetime>`` of the article's header (as `_header_dates` scopes it)
+    where the page declares no date: the date line's own markup (htmldate prefers a declared
+    modified date to it)."""
+    dates = sorted(_header_dates(tree, ordered=True))
+    return next((date for _, date in dates if not _later(date, latest)), None)
+
+
+def _in_comment(elem: HtmlElement) -> bool:
+    return any("comment" in (node.get("class") or "") for node in elem.iterancestors())
+
+
+def _date_line(tree: HtmlElement, latest: datetime) -> str | None:
+    """A date written as text just after the headline (the first ``<h1>`` with text): the
+    date line a reader sees ("01. November 2021 | Naturschutz", "24. März 2004, 19:49"), read
+    by htmldate's date expressions without its external parser (dateparser costs a second a
+    language on first use), each of the first short text pieces after the heading on its
+    own; dotted dates day-first."""
+    heading = next((h1 for h1 in tree.iter("h1") if h1.text_content().strip()), None)
+    if heading is None:
+        return None
+    for number, text in enumerate(_texts_after(heading)):
+        if number >= _DATE_LINE_PIECES:
+            break
+        text = _SPACED_DOTS.sub(r"\1.", " ".join(text.split()))  # "4. 2. 2022" -> "4.2.2022"
+        if len(text) <= _DATE_LINE_LENGTH and _YEAR.search(text):
+            dotted = _DOTTED.search(text)  # day first, as the sites writing it mean it
+            found = (
+                _date_only(dotted[0])
+                if dotted
+                else try_date_expr(text, "%Y-%m-%d", False, _EARLIEST, latest.replace(tzinfo=None))
+            )
+            if found and not _later(found, latest):
+                return iso_datetime(found)
+    return None
+
+
+def _texts_after(heading: HtmlElement) -> Iterator[str]:
+    """The text pieces after `heading` in document order (not its own, nor scripts')."""
+    inside = set(heading.iter())
+    started = False
+    for elem in heading.getroottree().getroot().iter():
+        if elem is heading:
+            started = True
+        if not started or elem.tag in ("script", "style"):
+            continue
+        own = elem.text if elem not in inside and isinstance(elem.tag, str) else None
+        tail = elem.tail if elem is heading or elem not in inside else None
+        for text in (own, tail):
+            if text and text.strip():
+                yield text.strip()
+
+
+def _labelled_date(tree: HtmlElement, latest: datetime) -> str | None:
+    """A date the article's text writes after a publication label ("Opublikowano: 2021-04-29
+    17:13", "Veröffentlicht am 12.11.2021", "Publicado el ..."), in ISO or dotted form, in
+    the first text of the ``<article>`` (else the body): what a reader sees where the page
+    declares no date (htmldate would take a print or a modified date first)."""
+    scope = next(tree.iter("article"), None)
+    if scope is None:
+        scope = next(tree.iter("body"), tree)
+    text = " ".join(_visible_text(scope)[:_LABEL_SCAN])
+    for match in _PUBLISHED_LABEL.finditer(text):
+        date = iso_datetime(match["date"])
+        if date and not _later(date, latest):
+            return date
+    return None
+
+
+def _visible_text(scope: HtmlElement) -> list[str]:
+    texts, size = [], 0
+    for elem in scope.iter():
+        if not isinstance(elem.tag, str) or elem.tag in ("script", "style", "noscript"):
+            continue
+        for text in (elem.text, elem.tail):
+            if text and text.strip():
+                texts.append(text.strip())
+                size += len(text)
+        if size > _LABEL_SCAN:
+            break
+    return texts
 
 
 def _htmldate(tree: HtmlElement, url: str | None) -> str | None:
@@ -590,7 +850,10 @@ def _byline(tree: HtmlElement) -> str | None:
                 continue
             if discarded is None:
                 discarded = {hit for expr in AUTHOR_DISCARD_XPATHS for hit in expr(tree)}
-            author = None if _discarded(elem, discarded) else normalize_authors(None, content)
+            author = (
+                None if _discarded(elem, discarded)
+                else _with_initials(normalize_authors(None, content), content)
+            )  # fmt: skip
             if author and not _LABEL.match(author):
                 return author
     return None
