@@ -222,12 +222,19 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     from trafilatura.settings import Document
     from trafilatura.xml import xmltotxt
 
-    from newsarchive.extract.metadata import SCRIPTED, access, page_images, page_metadata
+    from newsarchive.extract.metadata import (
+        SCRIPTED,
+        access,
+        json_ld_objects,
+        page_images,
+        page_metadata,
+    )
     from newsarchive.extract.pagetype import ARTICLE, page_type
 
     canonical, language = _declared_canonical(tree, url), _declared_language(tree)
-    kind = page_type(tree, url)  # on the whole page, before trafilatura prunes it
-    meta = page_metadata(tree, url, guess_date=kind.page_type == ARTICLE)
+    objects = list(json_ld_objects(tree))  # read once, for the page type and the metadata
+    kind = page_type(tree, url, objects)  # on the whole page, before trafilatura prunes it
+    meta = page_metadata(tree, url, guess_date=kind.page_type == ARTICLE, objects=objects)
     fields = _metadata_fields(meta, url, canonical, language)
     fields["page_type"] = kind.page_type
     fields["images"] = page_images(tree, url, meta)

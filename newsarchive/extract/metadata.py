@@ -180,7 +180,8 @@ def _unprefixed(data: Any) -> Any:
     return data
 
 
-def _types(obj: dict[str, Any]) -> set[str]:
+def json_ld_types(obj: dict[str, Any]) -> set[str]:
+    """An object's ``@type``s, lower case, without a vocabulary prefix (``schema:``, a URL)."""
     kind = obj.get("@type")
     kinds = kind if isinstance(kind, list) else [kind]
     return {_TYPE_PREFIX.sub("", k).lower() for k in kinds if isinstance(k, str)}
@@ -194,7 +195,7 @@ def article_object(
     None on a listing page (CollectionPage, ItemList of the page) unless an article is the page's.
     Author references by ``@id`` are resolved."""
     objects = list(json_ld_objects(tree)) if objects is None else objects
-    articles = [obj for obj in objects if _types(obj) & ARTICLE_TYPES]
+    articles = [obj for obj in objects if json_ld_types(obj) & ARTICLE_TYPES]
     if not articles:
         return None
     shown = visible_title_words(tree)
@@ -238,7 +239,7 @@ def _is_listing(objects: list[dict[str, Any]], url: str | None) -> bool:
     """A page that declares itself a listing: a CollectionPage/SearchResultsPage, or an
     ItemList that is the page's own."""
     for obj in objects:
-        kinds = _types(obj)
+        kinds = json_ld_types(obj)
         if kinds & LISTING_TYPES or ("itemlist" in kinds and _names_page(obj, url)):
             return True
     return False
@@ -331,7 +332,7 @@ def _authors(value: Any, kind: str = "person") -> str | None:
     normalised as trafilatura normalises names (entities decoded first)."""
     found = None
     for item in value if isinstance(value, list) else [value]:
-        kinds = _types(item) if isinstance(item, dict) else set()
+        kinds = json_ld_types(item) if isinstance(item, dict) else set()
         if kind == "declared person" and "person" not in kinds:
             continue
         if kinds and "person" not in kinds:  # an Organization is no author (docs/jsonl.md)
@@ -474,15 +475,20 @@ def _plausible(year: int) -> bool:
 
 
 def page_metadata(
-    tree: HtmlElement, url: str | None, captured: datetime | None = None, guess_date: bool = True
+    tree: HtmlElement,
+    url: str | None,
+    captured: datetime | None = None,
+    guess_date: bool = True,
+    objects: list[dict[str, Any]] | None = None,
 ) -> Metadata:
     """Metadata of the page in `tree` (not modified). Each field takes the first source, in the
     precedence above, whose value passes its checks (`_checked_title`, `_checked_author`,
     `_checked_date`); where declared sources disagree, the one the visible page agrees with.
     `captured`: when the page was fetched (now if not given), the latest plausible date.
     Without `guess_date` (a listing: htmldate would find its newest teaser's date),
-    ``published`` is only what the page declares."""
-    objects = list(json_ld_objects(tree))
+    ``published`` is only what the page declares. `objects`: the page's JSON-LD objects, if
+    already read (:func:`json_ld_objects`)."""
+    objects = list(json_ld_objects(tree)) if objects is None else objects
     obj = article_object(tree, url, objects)
     result = from_json_ld(obj) if obj else Metadata()
     metas = meta_values(tree)
@@ -551,8 +557,11 @@ def _site_names(
     publisher = obj.get("publisher") if obj else None
     known = _known(objects)
     publishers = [_resolve(p, known) for p in _as_list(publisher)]
-    names = [_names(p) for p in publishers if not (isinstance(p, dict) and "person" in _types(p))]
-    names += [_text(o.get("name")) for o in objects if "website" in _types(o)]
+    names = [
+        _names(p) for p in publishers
+        if not (isinstance(p, dict) and "person" in json_ld_types(p))
+    ]
+    names += [_text(o.get("name")) for o in objects if "website" in json_ld_types(o)]
     host = (urlsplit(url or "").hostname or "").removeprefix("www.")
     names += [declared, host, host.split(".")[0]]
     return {" ".join(_words(name)) for name in names if name} - {""}
@@ -565,7 +574,7 @@ def _published_by_person(obj: dict[str, Any] | None, objects: list[dict[str, Any
     for publisher in _as_list(obj.get("publisher") if obj else None):
         if isinstance(publisher, dict):
             reference = publisher.get("@id") if isinstance(publisher.get("@id"), str) else ""
-            if "person" in _types(_resolve(publisher, known)) or "/person/" in reference:
+            if "person" in json_ld_types(_resolve(publisher, known)) or "/person/" in reference:
                 return True
     return False
 
@@ -867,7 +876,7 @@ def _page_author(objects: list[dict[str, Any]], url: str | None) -> str | None:
             author = _authors(_with_references(obj, objects).get("author"))
             if author:
                 return author
-    people = [obj for obj in objects if _types(obj) == {"person"} and obj.get("name")]
+    people = [obj for obj in objects if json_ld_types(obj) == {"person"} and obj.get("name")]
     return _authors(people[0]) if len(people) == 1 else None
 
 

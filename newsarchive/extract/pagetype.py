@@ -75,15 +75,18 @@ class PageType:
     needs_scripts: bool  # the text is rendered by scripts: the capture lacks it
 
 
-def page_signals(tree: HtmlElement, url: str) -> PageSignals:
-    """The signals of a parsed page (the tree is not modified)."""
+def page_signals(
+    tree: HtmlElement, url: str, objects: list[dict] | None = None
+) -> PageSignals:
+    """The signals of a parsed page (the tree is not modified); `objects`: its JSON-LD objects,
+    if already read."""
     body = tree.find("body")
     body = body if body is not None else next(iter(tree.iterfind(".//body")), tree)
     prose = _prose_words(body)
     # a page with prose shows it without scripts: the rest is counted for the others only
     visible = _visible_words(body) if prose < SCRIPT_SHELL_WORDS else None
     return PageSignals(
-        declared=_declared(tree),
+        declared=_declared(tree, objects),
         url_kind=url_kind(url),
         prose_words=prose,
         **_headlines(body, url),
@@ -97,8 +100,8 @@ def classify(signals: PageSignals) -> PageType:
     return PageType(_kind(signals, signals.script_shell), signals.script_shell)
 
 
-def page_type(tree: HtmlElement, url: str) -> PageType:
-    return classify(page_signals(tree, url))
+def page_type(tree: HtmlElement, url: str, objects: list[dict] | None = None) -> PageType:
+    return classify(page_signals(tree, url, objects))
 
 
 def _kind(s: PageSignals, needs_scripts: bool) -> str:
@@ -148,13 +151,13 @@ def url_kind(url: str) -> str | None:
     return None
 
 
-def _declared(tree: HtmlElement) -> str | None:
+def _declared(tree: HtmlElement, objects: list[dict] | None) -> str | None:
     # trafilatura (imported by metadata) is loaded where pages are extracted, not in the crawl
-    from newsarchive.extract.metadata import ARTICLE_TYPES, json_ld_objects
+    from newsarchive.extract.metadata import ARTICLE_TYPES, json_ld_objects, json_ld_types
 
     kinds: set[str] = set()
-    for obj in json_ld_objects(tree):
-        kinds |= _types(obj)
+    for obj in json_ld_objects(tree) if objects is None else objects:
+        kinds |= json_ld_types(obj)
     if kinds & ARTICLE_TYPES:
         return ARTICLE
     og = _og_type(tree)
@@ -165,12 +168,6 @@ def _declared(tree: HtmlElement) -> str | None:
     if kinds & OTHER_TYPES:
         return OTHER
     return None
-
-
-def _types(obj: dict) -> set[str]:
-    kind = obj.get("@type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    return {k.rsplit("/", 1)[-1].lower() for k in kinds if isinstance(k, str)}
 
 
 def _og_type(tree: HtmlElement) -> str | None:
