@@ -183,7 +183,7 @@ class RawCaptureDownloadHandler:
         self, request: Request, route: _Route, exchange: Exchange, body: bytearray, maxsize: int
     ) -> None:
         if route.proxy is not None:
-            await self._check_proxied_host(route.host, request)
+            await self._check_proxied_host(route.host, route.port, request)
         connection = self._take_idle(route.key)
         if connection is not None:
             if connection.ip_address is not None:  # checked again: this request may not go there
@@ -270,7 +270,7 @@ class RawCaptureDownloadHandler:
         if reason is not None:
             raise BlockedAddressError(f"{host} resolves to {ip}, {reason}")
 
-    async def _check_proxied_host(self, host: str, request: Request) -> None:
+    async def _check_proxied_host(self, host: str, port: int, request: Request) -> None:
         """The guard through a proxy: the host's name, then its addresses as resolved here
         (once per host; unresolvable here, the proxy's own rules decide)."""
         policy = self._address_policy
@@ -281,7 +281,7 @@ class RawCaptureDownloadHandler:
             raise BlockedAddressError(f"{host} is {reason}")
         addresses = self._local_addresses.get(host)
         if addresses is None:
-            addresses = self._local_addresses[host] = await _local_addresses(host)
+            addresses = self._local_addresses[host] = await self._addresses_here(host, port)
         for ip in addresses:
             reason = policy.refusal(ip, request)
             if reason is not None:
@@ -302,6 +302,21 @@ class RawCaptureDownloadHandler:
         if not infos:
             raise CannotResolveHostError(f"the address of {what} was not found")
         return str(infos[0][4][0])
+
+    async def _addresses_here(self, host: str, port: int) -> list[IPAddress]:
+        """`host`'s addresses as resolved here, by the lookup direct requests share; none if it
+        does not resolve here within LOCAL_LOOKUP_TIMEOUT."""
+        try:
+            return [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            pass
+        if _special_invalid(host):
+            return []
+        try:
+            infos = await asyncio.wait_for(self._getaddrinfo(host, port), LOCAL_LOOKUP_TIMEOUT)
+        except (OSError, TimeoutError):
+            return []
+        return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
     def _getaddrinfo(self, host: str, port: int) -> asyncio.Future:
         """The lookup of host:port, shared by the requests that need it at the same time: a
@@ -417,23 +432,6 @@ def _special_invalid(host: str) -> bool:
     say so at once; glibc asks the resolver anyway (seconds where it drops queries)."""
     name = host.rstrip(".").lower()
     return name == "invalid" or name.endswith(".invalid")
-
-
-async def _local_addresses(host: str) -> list[IPAddress]:
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
-        return [ip]
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), LOCAL_LOOKUP_TIMEOUT
-        )
-    except (OSError, TimeoutError):
-        return []
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 async def _open(
