@@ -28,6 +28,7 @@ from newsarchive.base.mediatypes import is_html, mime_type
 from newsarchive.compat.trafilatura import DEFAULT_TUNING, Tuning, handed_over, tuned
 from newsarchive.extract.boilerplate import strip_boilerplate
 from newsarchive.extract.decoding import decode_html
+from newsarchive.extract.lead import find_lead, with_lead
 from newsarchive.extract.links import links_in_tree
 from newsarchive.extract.requisites import requisites_in_tree
 
@@ -238,14 +239,16 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     fields = _metadata_fields(meta, url, canonical, language)
     fields["page_type"] = kind.page_type
     fields["images"] = page_images(tree, url, meta)
+    lead = find_lead(tree, meta.description)  # before trafilatura prunes the tree
     # bare_extraction's metadata step (htmldate's extensive search) is the slow part, replaced
     # by newsarchive.extract.metadata. Links, formatting and images left out: keeping them changes
     # which text trafilatura picks (docs/quality.md).
     with handed_over(tree):  # no copy: the tree has served links, requisites and metadata
         doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
     if isinstance(doc, Document):
-        fields["text"] = strip_boilerplate(_clean(doc.text))
-        fields["markdown"] = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))
+        fields["text"] = with_lead(strip_boilerplate(_clean(doc.text)), lead)
+        markdown = _clean(xmltotxt(doc.body, include_formatting=True))
+        fields["markdown"] = with_lead(strip_boilerplate(markdown), lead)
     fields["language"] = checked_language(fields["language"], fields.get("text", ""))
     fields["word_count"] = len(fields.get("text", "").split())
     fields["access"] = SCRIPTED if kind.needs_scripts else access(meta, fields["word_count"])
