@@ -72,7 +72,6 @@ def index_warc(path: Path) -> Iterator[str]:
             if record.rec_type not in INDEXED_TYPES:
                 continue
             profile = record.rec_headers.get_header("WARC-Profile")
-            record.content_stream().read()  # advance so the length is known
             pointer = RecordPointer(
                 name,
                 records.get_record_offset(),

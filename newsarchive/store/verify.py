@@ -238,6 +238,10 @@ def _check_digests(name: str, record: ScannedRecord, result: Verification) -> No
         result.problem(where, f"{record.rec_type} payload digest mismatch ({record.target_uri})")
     if not record.record_id:
         result.problem(where, "record without WARC-Record-ID")
+    if record.decoding and len(result.notes) < MAX_PRINTED:
+        # archived as the server sent it (the digests agree): replay shows what decodes
+        result.notes.append(f"{where}: response for {record.target_uri}: payload does not "
+                            f"decode as its Content-Encoding ({record.decoding})")
 
 
 def _row(name: str, record: ScannedRecord) -> tuple:

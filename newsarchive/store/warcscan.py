@@ -3,8 +3,10 @@
 Unlike a general WARC reader it insists on the layout newsarchive writes, so it can tell a whole
 record from a torn one: each gzip member must end cleanly and hold exactly one record whose block
 has its declared ``Content-Length`` and the ``\\r\\n\\r\\n`` trailer. Digests are computed on the
-way, in bounded memory (the decompressed output is consumed in chunks), for ``verify``; the same
-scan tells ``repair`` where the last complete record of a killed run's file ends.
+way, in bounded memory (the decompressed output is consumed in chunks), for ``verify``, and a
+response's payload is run through its content decoder (:mod:`newsarchive.base.codings`, what replay
+and ``reextract`` use) to tell whether it decodes; the same scan tells ``repair`` where the last
+complete record of a killed run's file ends.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from base64 import b32encode
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
+
+from newsarchive.base.codings import ContentDecoder, DecodingError
 
 READ_CHUNK = 64 * 1024  # small: each member end copies what is left of the chunk
 OUTPUT_CHUNK = 1024 * 1024
@@ -42,6 +46,7 @@ class ScannedRecord:
     payload_digest: str | None  # computed the way warcio writes it; None for revisits
     http_head: bytes = b""
     problems: list[str] = field(default_factory=list)
+    decoding: str | None = None  # why the payload does not decode as its Content-Encoding
 
     def get(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -77,6 +82,9 @@ class _RecordParser:
         self.is_http = False
         self.http_head = bytearray()
         self.http_done = False
+        self.decoder: ContentDecoder | None = None
+        self.decoded = 0  # payload bytes given to the decoder
+        self.decoding: str | None = None
         self.error: str | None = None
 
     def feed(self, data: bytes) -> None:
@@ -127,15 +135,40 @@ class _RecordParser:
         self.block.update(data)
         if not self.is_http or self.http_done:
             self.payload.update(data)
+            self._decode(data)
             return
         self.http_head += data
         end = self.http_head.find(b"\r\n\r\n")
         if end >= 0:
             self.http_done = True
+            self.decoder = _decoder_for(self.headers or {}, bytes(self.http_head[:end]))
             self.payload.update(self.http_head[end + 4 :])
+            self._decode(bytes(self.http_head[end + 4 :]))
             del self.http_head[end + 4 :]
         elif len(self.http_head) > MAX_HTTP_HEAD:
             self.error = "no end of HTTP headers in an application/http block"
+
+    def _decode(self, data: bytes) -> None:
+        if self.decoder is None or self.decoding or not data:
+            return
+        self.decoded += len(data)
+        try:
+            for _ in self.decoder.decode(data):
+                pass  # only whether it decodes: the output is dropped a chunk at a time
+        except DecodingError as exc:
+            self.decoding = str(exc)
+
+    def _finish_decoding(self) -> None:
+        if self.decoder is None or self.decoding or not self.decoded:
+            return
+        try:
+            for _ in self.decoder.finish():
+                pass
+        except DecodingError as exc:
+            self.decoding = str(exc)
+            return
+        if not self.decoder.complete and not (self.headers or {}).get("warc-truncated"):
+            self.decoding = f"{', '.join(self.decoder.undone)}: the payload ends mid-stream"
 
     def finish(self, offset: int, length: int) -> ScannedRecord:
         if self.error:
@@ -147,6 +180,7 @@ class _RecordParser:
         if self.is_http and not self.http_done and self.declared:
             self.payload = hashlib.sha1()  # a head without body separator: empty payload
         is_revisit = self.headers.get("warc-type") == "revisit"
+        self._finish_decoding()
         return ScannedRecord(
             offset=offset,
             length=length,
@@ -154,7 +188,22 @@ class _RecordParser:
             block_digest=sha1_base32(self.block),
             payload_digest=None if is_revisit else sha1_base32(self.payload),
             http_head=bytes(self.http_head) if self.is_http else b"",
+            decoding=self.decoding,
         )
+
+
+def _decoder_for(warc_headers: dict[str, str], http_head: bytes) -> ContentDecoder | None:
+    """The content decoder of a response's payload (None: nothing to undo)."""
+    if warc_headers.get("warc-type") != "response":
+        return None
+    codings = [
+        value.strip()
+        for line in http_head.decode("latin-1").split("\r\n")[1:]
+        for name, sep, value in [line.partition(":")]
+        if sep and name.strip().lower() == "content-encoding"
+    ]
+    decoder = ContentDecoder(", ".join(codings))
+    return decoder if decoder.undone else None
 
 
 def scan_warc(stream: BinaryIO, start: int = 0) -> Iterator[ScannedRecord]:
