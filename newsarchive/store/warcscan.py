@@ -24,7 +24,9 @@ READ_CHUNK = 64 * 1024  # small: each member end copies what is left of the chun
 OUTPUT_CHUNK = 1024 * 1024
 MAX_WARC_HEAD = 256 * 1024
 MAX_HTTP_HEAD = 1024 * 1024
+SALVAGE_PIECE = 512
 TRAILER = b"\r\n\r\n"
+GZIP_MEMBER = b"\x1f\x8b\x08"  # gzip magic and deflate: how every member starts
 
 
 class WarcFormatError(Exception):
@@ -35,6 +37,7 @@ class WarcFormatError(Exception):
         self.offset = offset
         self.message = message
         self.torn = torn  # the file just stops: what a killed writer leaves
+        self.headers: dict[str, str] | None = None  # the bad record's WARC headers, if read
 
 
 @dataclass
@@ -220,21 +223,26 @@ def scan_warc(stream: BinaryIO, start: int = 0) -> Iterator[ScannedRecord]:
                 return  # a clean end, between members
         decompressor = zlib.decompressobj(31)
         parser = _RecordParser()
-        while not decompressor.eof and not parser.error:
-            if not pending:
-                pending = stream.read(READ_CHUNK)
-                read_total += len(pending)
+        try:
+            while not decompressor.eof and not parser.error:
                 if not pending:
-                    parser.feed(_inflate(decompressor, offset, b"", final=True))
-                    if decompressor.eof:
-                        break
-                    raise WarcFormatError(offset, "file ends inside a gzip member", torn=True)
-            parser.feed(_inflate(decompressor, offset, pending))
-            pending = decompressor.unconsumed_tail
-        if decompressor.eof:
-            pending = decompressor.unused_data
-        member_end = read_total - len(pending)
-        yield parser.finish(offset, member_end - offset)
+                    pending = stream.read(READ_CHUNK)
+                    read_total += len(pending)
+                    if not pending:
+                        parser.feed(_inflate(decompressor, offset, b"", final=True))
+                        if decompressor.eof:
+                            break
+                        raise WarcFormatError(offset, "file ends inside a gzip member", torn=True)
+                parser.feed(_inflate(decompressor, offset, pending))
+                pending = decompressor.unconsumed_tail
+            if decompressor.eof:
+                pending = decompressor.unused_data
+            member_end = read_total - len(pending)
+            record = parser.finish(offset, member_end - offset)
+        except WarcFormatError as exc:
+            exc.headers = parser.headers
+            raise
+        yield record
 
 
 def _inflate(decompressor, offset: int, data: bytes, final: bool = False) -> bytes:
@@ -242,6 +250,108 @@ def _inflate(decompressor, offset: int, data: bytes, final: bool = False) -> byt
         return decompressor.flush() if final else decompressor.decompress(data, OUTPUT_CHUNK)
     except zlib.error as exc:
         raise WarcFormatError(offset, f"gzip error: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A stretch of a WARC file that is not a whole record, from ``offset`` to ``end`` (where the
+    next whole record starts, or the end of the file: ``at_end``)."""
+
+    offset: int
+    end: int
+    message: str  # what failed first
+    at_end: bool  # nothing whole after it
+    torn: bool = False  # the file stops inside a gzip member
+    headers: dict[str, str] | None = None  # WARC headers of the damaged record, if they were read
+
+    def get(self, name: str) -> str | None:
+        return (self.headers or {}).get(name.lower())
+
+    def describe(self) -> str:
+        """The line ``verify`` and ``repair`` both print for it, after ``warc/FILE@OFFSET: ``."""
+        what = ""
+        if self.headers:
+            target = self.get("WARC-Target-URI")
+            parts = [self.get("WARC-Type") or "record", self.get("WARC-Record-ID")]
+            parts += ["for", target] if target else []
+            what = f" ({' '.join(part for part in parts if part)})"
+        if self.at_end:
+            after = " (a torn write)" if self.torn else (
+                f"; no whole record in the {self.end - self.offset} bytes from there to the end")
+        else:
+            after = (f"; {self.end - self.offset} bytes skipped: the next record, at offset "
+                     f"{self.end}, and those after it are whole")
+        return f"unreadable record{what}: {self.message}{after}"
+
+
+def scan_with_damage(stream: BinaryIO) -> Iterator[ScannedRecord | Damage]:
+    """Every whole record of the file, and a :class:`Damage` for each stretch that is not one.
+
+    After damage the scan resynchronises: it looks for the next gzip member that holds a whole
+    record (the writer puts each record in a member of its own), so a flipped byte or a torn
+    record costs that record only, and the records after it are read at their own offsets.
+    """
+    size = stream.seek(0, 2)
+    start = 0
+    while True:
+        try:
+            yield from scan_warc(stream, start)
+            return
+        except WarcFormatError as exc:
+            found = _next_whole_record(stream, exc.offset + 1)
+            end = size if found is None else found
+            headers = exc.headers or _salvage_headers(stream, exc.offset)
+            yield Damage(exc.offset, end, exc.message, found is None, exc.torn, headers)
+            if found is None:
+                return
+            start = found
+
+
+def _next_whole_record(stream: BinaryIO, start: int) -> int | None:
+    """Offset of the first gzip member from ``start`` on that holds a whole record, if any."""
+    position = start
+    carry = b""
+    while True:
+        stream.seek(position)
+        chunk = stream.read(READ_CHUNK)
+        if not chunk:
+            return None
+        data = carry + chunk
+        base = position - len(carry)
+        found = data.find(GZIP_MEMBER)
+        while found >= 0:
+            if _whole_record_at(stream, base + found):
+                return base + found
+            found = data.find(GZIP_MEMBER, found + 1)
+        carry = data[-(len(GZIP_MEMBER) - 1) :]
+        position += len(chunk)
+
+
+def _salvage_headers(stream: BinaryIO, offset: int) -> dict[str, str] | None:
+    """The WARC headers at the start of a damaged member, read in small pieces: zlib gives no
+    output from a piece it finds an error in, and the damage may be in the first big one."""
+    stream.seek(offset)
+    decompressor = zlib.decompressobj(31)
+    parser = _RecordParser()
+    for _ in range(MAX_WARC_HEAD // SALVAGE_PIECE):
+        piece = stream.read(SALVAGE_PIECE)
+        if not piece or parser.error:
+            break
+        try:
+            parser.feed(decompressor.decompress(piece))
+        except zlib.error:
+            break
+        if parser.headers is not None or decompressor.eof:
+            break
+    return parser.headers
+
+
+def _whole_record_at(stream: BinaryIO, offset: int) -> bool:
+    try:
+        next(scan_warc(stream, offset))
+    except (WarcFormatError, StopIteration):
+        return False
+    return True
 
 
 def read_warcinfo(stream: BinaryIO, limit: int = 1024 * 1024) -> dict[str, str]:
