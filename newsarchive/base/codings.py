@@ -236,7 +236,7 @@ def encode_content(body: bytes, content_encoding: str) -> bytes:
             packer = zlib.compressobj(wbits=-15)
             body = packer.compress(body) + packer.flush()
         elif coding == "br":
-            body = brotli.compress(body)
+            body = brotli.compress(body, quality=5)  # what servers use for dynamic pages
         elif coding == "zstd":
             body = zstd.compress(body)
         elif coding != "identity":
