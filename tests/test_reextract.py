@@ -11,7 +11,7 @@ import brotli
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from newsarchive.commands.reextract import decode_content
+from newsarchive.base.codings import decode_content
 from newsarchive.demo.server import SiteServer
 from tests.conftest import SITE, CrawlRun, run_newsarchive, write_seed_document
 

@@ -123,11 +123,97 @@ def test_verify_finds_flipped_bits_and_torn_files(archive):
     offset, length, _ = members(first)[2]
     data[offset + length // 2] ^= 0xFF
     first.write_bytes(bytes(data))
+    cut = members(second)[-1][0]
     second.write_bytes(second.read_bytes()[:-10])
     run = verify(archive)
     assert run.returncode == 1
-    assert f"warc/{first.name}: unreadable from offset {offset}" in run.stdout
-    assert f"warc/{second.name}: unreadable" in run.stdout and "torn write" in run.stdout
+    problems = run.stdout.splitlines()
+    assert len(problems) == 2, run.stdout
+    assert problems[0].startswith(f"warc/{first.name}@{offset}: unreadable record")
+    assert f"the next record, at offset {offset + length}, and those after it are whole" in (
+        problems[0]
+    )
+    assert problems[1].startswith(f"warc/{second.name}@{cut}: unreadable record (")
+    assert "(a torn write)" in problems[1]
+
+
+def middle_record(path: Path, kind: str = "response") -> tuple[int, int]:
+    """A record of ``kind`` with whole records after it, in the middle of the file."""
+    found = members(path)
+    candidates = [m for m in found[1:-2] if m[2] == kind]
+    offset, length, _ = candidates[len(candidates) // 2]
+    return offset, length
+
+
+def damage(archive: Path, how: str) -> tuple[Path, int, int]:
+    """Damage one record of the first file: a flipped byte, a zeroed stretch (a torn write
+    inside a record, what a lost disk block leaves), or the file cut inside the record."""
+    path = warcs(archive)[0]
+    offset, length = middle_record(path)
+    data = bytearray(path.read_bytes())
+    if how == "flipped":
+        data[offset + length // 2] ^= 0x01
+    elif how == "zeroed":
+        start = offset + length // 3
+        data[start : start + length // 3] = bytes(length // 3)
+    else:
+        del data[offset + length // 2 :]
+    path.write_bytes(bytes(data))
+    return path, offset, length
+
+
+@pytest.mark.parametrize("how", ["flipped", "zeroed", "cut"])
+def test_one_damaged_record_is_one_problem_and_repair_agrees(archive, how):
+    path, offset, length = damage(archive, how)
+    run = verify(archive)
+    assert run.returncode == 1
+    problems = run.stdout.splitlines()
+    assert len(problems) == 1, run.stdout  # not every record after it, nor every pointer to it
+    where = f"warc/{path.name}@{offset}: "
+    assert problems[0].startswith(where + "unreadable record (response <urn:uuid:")
+    assert "newsarchive verify: 1 problem(s)" in run.stderr
+    if how == "cut":
+        assert "(a torn write)" in problems[0]
+        assert "lead into it" in problems[0]  # the lost records' pointers, counted here
+    else:
+        assert f"bytes skipped: the next record, at offset {offset + length}," in problems[0]
+        assert "; 1 JSONL pointer(s), 1 index line(s) lead into it" in problems[0]
+
+    before = digests(archive)
+    fixed = repair(archive)
+    assert fixed.returncode == 1, fixed.stderr
+    [said] = [line for line in fixed.stderr.splitlines() if "cannot repair" in line]
+    assert said.startswith(f"newsarchive repair: cannot repair {where}unreadable record")
+    assert problems[0].startswith(said.split("cannot repair ", 1)[1])  # the same words
+    assert "1 unreadable record(s) cannot be repaired" in fixed.stderr
+    assert "nothing to repair" not in fixed.stderr
+    assert digests(archive) == before  # a closed file is never rewritten
+
+
+def test_repair_keeps_the_records_after_a_damaged_one_in_an_open_file(archive):
+    open_name = simulate_kill(archive, cut=100)
+    path = archive / "warc" / (open_name + ".open")
+    whole = members_of_prefix(path)
+    offset, length = whole[len(whole) // 2]
+    data = bytearray(path.read_bytes())
+    data[offset + length // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    run = repair(archive)
+    assert run.returncode == 1, run.stderr
+    kept = len(whole) - 1  # all but the damaged one: before, everything from it on was cut
+    assert f"recovered {open_name}.open: closed as {open_name}, {kept} records kept" in run.stderr
+    assert f"cannot repair warc/{open_name}@{offset}: unreadable record" in run.stderr
+    closed = archive / "warc" / open_name
+    after = [m[:2] for m in whole if m[0] != offset]
+    with open(closed, "rb") as stream:
+        from newsarchive.store.warcscan import ScannedRecord, scan_with_damage
+
+        found = list(scan_with_damage(stream))
+    assert [(r.offset, r.length) for r in found if isinstance(r, ScannedRecord)] == after
+    checked = verify(archive)
+    assert [line.split(": ")[0] for line in checked.stdout.splitlines()] == [
+        f"warc/{open_name}@{offset}"
+    ]
 
 
 def test_verify_checks_jsonl_lines(archive):

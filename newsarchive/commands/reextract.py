@@ -13,15 +13,13 @@ import argparse
 import asyncio
 import json
 import sys
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import brotli
-
 from newsarchive import __version__
+from newsarchive.base.codings import decode_content
 from newsarchive.base.exitcodes import EXIT_FATAL, EXIT_OK
 from newsarchive.capture.warc_writer import RecordPointer, WarcFileWriter, WrittenRecord
 from newsarchive.commands.crawl import project_settings
@@ -250,21 +248,6 @@ class Reextraction:
         }
         path = self.layout.runs / f"{self.run_id}.json"
         path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
-
-
-def decode_content(payload: bytes, content_encoding: str) -> bytes:
-    """The payload with its Content-Encoding(s) undone (gzip, deflate, br); unknown: as is."""
-    for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
-        if coding in ("gzip", "x-gzip"):
-            payload = zlib.decompressobj(47).decompress(payload)
-        elif coding == "deflate":
-            try:
-                payload = zlib.decompress(payload)
-            except zlib.error:  # raw deflate without the zlib header, as some servers send
-                payload = zlib.decompress(payload, -15)
-        elif coding == "br":
-            payload = brotli.decompress(payload)
-    return payload
 
 
 def _iso(moment: datetime) -> str:

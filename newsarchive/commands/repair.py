@@ -1,4 +1,5 @@
-"""``newsarchive repair -o DIR``: recover what a killed run left (newsarchive.store.repair)."""
+"""``newsarchive repair -o DIR``: recover what a killed run left (newsarchive.store.repair), and
+report the unreadable records it cannot repair (exit 1 then, as ``verify``)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"newsarchive repair: cannot lock {root}: {_os_error(exc)}", file=sys.stderr)
         return EXIT_FATAL
     try:
-        report = repair(layout)
+        report = repair(layout, check_closed=True)
     except OSError as exc:
         print(f"newsarchive repair: {_os_error(exc)}", file=sys.stderr)
         return EXIT_FATAL
@@ -35,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
     for line in report.lines():
         print(f"newsarchive repair: {line}", file=sys.stderr)
+    if report.damaged:
+        print(f"newsarchive repair: {len(report.damaged)} unreadable record(s) cannot be "
+              f"repaired: closed WARC files are never rewritten", file=sys.stderr)
+        return EXIT_FATAL
     if not report.changed:
         print(f"newsarchive repair: nothing to repair in {root}", file=sys.stderr)
     return EXIT_OK

@@ -6,7 +6,9 @@ Files are served from a root directory; per-path behaviour comes from an optiona
 ``<root>/_site.json`` mapping a URL path (or path with query) to options:
 
 ``status`` (int), ``reason`` (str, "" for none), ``headers`` ([[name, value], ...] emitted
-in order, repeats allowed), ``gzip`` (bool), ``chunked`` (bool), ``chunks`` (int, default 3),
+in order, repeats allowed), ``gzip`` (bool), ``encoding`` (str: content codings applied left to
+right and sent as ``Content-Encoding``, e.g. ``"gzip, br"``; ``deflate-raw`` is deflate without
+its zlib header, sent as ``deflate``), ``chunked`` (bool), ``chunks`` (int, default 3),
 ``redirect`` (Location; status defaults to 301), ``content_type`` (str), ``file`` (path of
 another file under root), ``body`` (literal string body), ``etag`` (str: sent as ETag; a
 matching If-None-Match gets a 304).
@@ -31,6 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
+
+from newsarchive.base.codings import encode_content
 
 __all__ = ["SiteServer", "main"]
 
@@ -289,6 +293,10 @@ class SiteServer:
         if opts.get("gzip"):
             body = gzip.compress(body, mtime=0)
             headers.append(("Content-Encoding", "gzip"))
+        if opts.get("encoding"):
+            coding = str(opts["encoding"])
+            body = encode_content(body, coding)
+            headers.append(("Content-Encoding", coding.replace("deflate-raw", "deflate")))
         etag = opts.get("etag")
         if etag and request.header("If-None-Match") == etag:
             status, body = 304, b""

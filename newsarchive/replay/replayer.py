@@ -99,7 +99,10 @@ class Replayer:
                 headers[name] = value
         mime = mime_type(head.http_header("Content-Type") or capture.mime)
         rewriter = UrlRewriter(capture.url, capture.timestamp, mode)
-        if mime in HTML_TYPES | CSS_TYPES:
+        left = resolved.body.codings_left  # the payload is served decoded, but for these
+        if left:
+            headers["Content-Encoding"] = ", ".join(left)
+        if mime in HTML_TYPES | CSS_TYPES and not left:
             try:
                 body = resolved.body.payload(MAX_REWRITE_BYTES)
             finally:

@@ -15,9 +15,12 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import surt
 from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecord
 
 from newsarchive.capture.warc_writer import (
     OPEN_SUFFIX,
@@ -25,6 +28,7 @@ from newsarchive.capture.warc_writer import (
     WrittenRecord,
     describe_record,
 )
+from newsarchive.store.warcscan import ScannedRecord, scan_with_damage
 
 INDEXED_TYPES = ("response", "revisit", "resource", "conversion", "metadata")
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -64,24 +68,47 @@ def cdxj_line(record: WrittenRecord, profile: str | None = None) -> str | None:
 
 
 def index_warc(path: Path) -> Iterator[str]:
-    """Index lines for every indexable record of one WARC file (streamed)."""
+    """Index lines for every indexable record of one WARC file. A damaged file (one warcio
+    cannot read through) gets the lines of its whole records only, found by the resynchronising
+    scan ``verify`` uses."""
+    try:
+        lines = list(_index_lines(path))
+    except Exception:  # whatever warcio makes of bytes that are not records
+        with open(path, "rb") as stream:
+            places = [(found.offset, found.length) for found in scan_with_damage(stream)
+                      if isinstance(found, ScannedRecord)]
+        lines = list(_index_lines(path, places))
+    yield from lines
+
+
+def _index_lines(path: Path, places: list[tuple[int, int]] | None = None) -> Iterator[str]:
+    """Lines for the records of the file, or only those at ``places`` (offset, length)."""
     name = path.name.removesuffix(OPEN_SUFFIX)
     with open(path, "rb") as stream:
-        records = ArchiveIterator(stream)
-        for record in records:
+        found = _all_records(stream) if places is None else _records_at(stream, places)
+        for record, offset, length in found:
             if record.rec_type not in INDEXED_TYPES:
                 continue
             profile = record.rec_headers.get_header("WARC-Profile")
-            record.content_stream().read()  # advance so the length is known
-            pointer = RecordPointer(
-                name,
-                records.get_record_offset(),
-                records.get_record_length(),
-                record.rec_headers.get_header("WARC-Record-ID"),
-            )
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            pointer = RecordPointer(name, offset, length, record_id)
             line = cdxj_line(describe_record(record, pointer), profile)
             if line:
                 yield line
+
+
+def _all_records(stream: BinaryIO) -> Iterator[tuple[ArcWarcRecord, int, int]]:
+    records = ArchiveIterator(stream)
+    for record in records:
+        yield record, records.get_record_offset(), records.get_record_length()
+
+
+def _records_at(
+    stream: BinaryIO, places: list[tuple[int, int]]
+) -> Iterator[tuple[ArcWarcRecord, int, int]]:
+    for offset, length in places:
+        stream.seek(offset)
+        yield next(iter(ArchiveIterator(LimitReader(stream, length)))), offset, length
 
 
 @contextmanager

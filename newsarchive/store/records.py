@@ -19,6 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 
+from newsarchive.base.codings import ContentDecoder, DecodingError
 from newsarchive.capture.warc_writer import OPEN_SUFFIX, RecordPointer
 
 WARC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.warc(\.gz)?$")
@@ -156,15 +157,36 @@ class OpenRecord:
         return http.get_header(name) if http is not None else None
 
     def payload_chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        """The payload with its content-encoding undone (what a browser would see)."""
-        stream = self.record.content_stream()
-        while chunk := stream.read(size):
-            yield chunk
+        """The payload with its content-encoding undone (what a browser would see), streamed.
+
+        Decoded by :class:`newsarchive.base.codings.ContentDecoder`, not warcio's
+        ``content_stream()`` (no zstd; br fails with brotli 1.2: docs/compat.md). Codings it
+        does not know stay (:attr:`codings_left`); a body that stops decoding ends where it
+        stops, as a browser shows a damaged body.
+        """
+        decoder = ContentDecoder(self.http_header("Content-Encoding"), size)
+        try:
+            yield from decoder.stream(self._stored_payload_chunks(size))
+        except DecodingError:
+            return
+
+    @property
+    def codings_left(self) -> list[str]:
+        """Content codings :meth:`payload_chunks` leaves in place (not known), in header order."""
+        return ContentDecoder(self.http_header("Content-Encoding")).remaining
 
     def payload(self, limit: int | None = None) -> bytes:
         """The payload with its content-encoding undone, whole or its first ``limit`` bytes."""
-        stream = self.record.content_stream()
-        return stream.read(limit) if limit is not None else stream.read()
+        out = bytearray()
+        for chunk in self.payload_chunks():
+            out += chunk
+            if limit is not None and len(out) >= limit:
+                return bytes(out[:limit])
+        return bytes(out)
+
+    def _stored_payload_chunks(self, size: int) -> Iterator[bytes]:
+        while chunk := self.record.raw_stream.read(size):
+            yield chunk
 
     def stored_payload(self) -> bytes:
         """The payload as stored (an HTTP body still content-encoded), or the record block."""

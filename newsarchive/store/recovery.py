@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
-from newsarchive.store.warcscan import WarcFormatError, scan_warc
+from newsarchive.store.warcscan import Damage, ScannedRecord, scan_with_damage
 
 # ...-<host>-<pid>.warc.gz.open (warc_writer's naming)
 _OWNER = re.compile(r"-(?P<host>[^-]+)-(?P<pid>\d+)\.warc\.gz" + re.escape(OPEN_SUFFIX) + "$")
@@ -30,6 +30,7 @@ class RecoveryResult:
     records_kept: int
     bytes_cut: int
     reason: str | None  # why the tail was cut, None when the file ended cleanly
+    damaged: tuple[Damage, ...] = ()  # unreadable records between whole ones: kept as they are
 
     def describe(self) -> str:
         name = self.open_path.name
@@ -60,18 +61,21 @@ def writer_is_alive(path: Path) -> bool:
     return b"newsarchive" in cmdline or b"scrapy" in cmdline
 
 
-def last_complete_end(path: Path) -> tuple[int, int, str | None]:
-    """(end offset of the last whole record, number of whole records, why the scan stopped)."""
+def last_complete_end(path: Path) -> tuple[int, int, str | None, list[Damage]]:
+    """(end offset of the last whole record, number of whole records, why the tail after it
+    is not one (None: the file ends there), the unreadable records between whole ones)."""
     end = 0
     count = 0
+    damaged: list[Damage] = []
     with open(path, "rb") as stream:
-        try:
-            for record in scan_warc(stream):
-                end = record.offset + record.length
+        for found in scan_with_damage(stream):
+            if isinstance(found, ScannedRecord):
+                end = found.offset + found.length
                 count += 1
-        except WarcFormatError as exc:
-            return end, count, exc.message
-    return end, count, None
+            else:
+                damaged.append(found)
+    tail = damaged.pop() if damaged and damaged[-1].at_end else None
+    return end, count, tail.message if tail else None, damaged
 
 
 def recover_open_warc(path: Path) -> RecoveryResult:
@@ -80,7 +84,7 @@ def recover_open_warc(path: Path) -> RecoveryResult:
     if not path.name.endswith(OPEN_SUFFIX):
         raise ValueError(f"{path} is not an .open WARC file")
     size = path.stat().st_size
-    end, count, reason = last_complete_end(path)
+    end, count, reason, damaged = last_complete_end(path)
     if count == 0:
         path.unlink()
         return RecoveryResult(path, None, 0, size, reason)
@@ -93,7 +97,7 @@ def recover_open_warc(path: Path) -> RecoveryResult:
         os.fsync(stream.fileno())
     os.replace(path, final)
     _fsync_dir(path.parent)
-    return RecoveryResult(path, final, count, size - end, reason)
+    return RecoveryResult(path, final, count, size - end, reason, tuple(damaged))
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -8,7 +8,10 @@
   dead runs' pending files are then removed.
 
 Closed WARC files and complete JSONL lines are never modified; ``index.cdxj`` is replaced
-atomically. Running it twice changes nothing the second time. It takes the output's run lock
+atomically. Running it twice changes nothing the second time. With ``check_closed`` (the
+``repair`` command) every closed WARC file is read too, and each unreadable record is reported
+in the words ``verify`` uses (:meth:`newsarchive.store.warcscan.Damage.describe`): it cannot be
+repaired, and the whole records around it are kept. It takes the output's run lock
 (``state/run.lock``), so it never runs beside a crawl on the same directory; files of a process
 still alive on this host are left alone all the same.
 """
@@ -24,7 +27,7 @@ from newsarchive.capture.warc_writer import OPEN_SUFFIX
 from newsarchive.store.cdxj import INDEX_NAME, index_warc, merge_into_index
 from newsarchive.store.layout import Layout
 from newsarchive.store.recovery import RecoveryResult, recover_open_warc, writer_is_alive
-from newsarchive.store.warcscan import read_warcinfo
+from newsarchive.store.warcscan import Damage, read_warcinfo, scan_with_damage
 
 PENDING_PREFIX = ".pending-"
 TAIL_CHUNK = 64 * 1024
@@ -38,6 +41,7 @@ class RepairReport:
     indexed_files: list[str] = field(default_factory=list)
     index_lines_added: int = 0
     pending_removed: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, Damage]] = field(default_factory=list)  # (WARC file, damage) kept
 
     @property
     def changed(self) -> bool:
@@ -56,12 +60,22 @@ class RepairReport:
                 f"{len(self.indexed_files)} WARC file(s)"
             )
         out += [f"merged and removed {name}" for name in self.pending_removed]
+        out += [f"cannot repair warc/{name}@{damage.offset}: {damage.describe()}"
+                for name, damage in self.damaged]
         return out
 
 
-def repair(layout: Layout) -> RepairReport:
+def repair(layout: Layout, check_closed: bool = False) -> RepairReport:
     report = RepairReport()
     live_runs, dead_runs = _recover_warcs(layout, report)
+    report.damaged = [
+        (result.final_path.name, damage)
+        for result in report.recovered
+        if result.final_path
+        for damage in result.damaged
+    ]
+    if check_closed:
+        _find_damage(layout, report)
     dead_runs |= {run for run in _pending_runs(layout) if run not in live_runs}
     for path in sorted(layout.articles.glob("*.jsonl")) if layout.articles.is_dir() else ():
         if path.stem in live_runs:
@@ -95,6 +109,22 @@ def _recover_warcs(layout: Layout, report: RepairReport) -> tuple[set[str], set[
     dead.discard("")
     live.discard("")
     return live, dead
+
+
+def _find_damage(layout: Layout, report: RepairReport) -> None:
+    """Unreadable records of the closed WARC files (not the ones just closed: already read)."""
+    just_closed = {name for name, _ in report.damaged} | {
+        result.final_path.name for result in report.recovered if result.final_path
+    }
+    for path in sorted(layout.warc.glob("*.warc.gz")) if layout.warc.is_dir() else ():
+        if path.name in just_closed:
+            continue
+        with open(path, "rb") as stream:
+            report.damaged += [
+                (path.name, found)
+                for found in scan_with_damage(stream)
+                if isinstance(found, Damage)
+            ]
 
 
 def _pending_runs(layout: Layout) -> set[str]:

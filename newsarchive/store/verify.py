@@ -1,12 +1,15 @@
 """``newsarchive verify -o DIR``: check that the archive is whole and consistent.
 
 Every WARC file is read record by record (:mod:`newsarchive.store.warcscan`): gzip framing, record
-length, block and payload digests, a warcinfo record first. Then, across files: every request
-pairs with its response, every revisit/conversion/metadata ``WARC-Refers-To`` target exists, record
-ids are unique. Every JSONL line must be valid schema-1 JSON whose pointers name real records;
-every CDXJ line must point at a real record with its URL and length, and every indexable record
-must be indexed. Record facts go to a temporary SQLite file, so memory stays bounded however big
-the archive is. Exit 0 when all is well, 1 with one line per problem on stdout otherwise.
+length, block and payload digests, a warcinfo record first. An unreadable record (a flipped byte,
+a torn write) is one problem naming its file, offset and what failed; the scan resynchronises at
+the next whole record, and the pointers into the damage are counted in that one problem. Then,
+across files: every request pairs with its response, every revisit/conversion/metadata
+``WARC-Refers-To`` target exists, record ids are unique. Every JSONL line must be valid schema-1
+JSON whose pointers name real records; every CDXJ line must point at a real record with its URL
+and length, and every indexable record must be indexed. Record facts go to a temporary SQLite
+file, so memory stays bounded however big the archive is. Exit 0 when all is well, 1 with one
+line per problem on stdout otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from newsarchive.store.layout import Layout
 from newsarchive.store.recovery import writer_is_alive
 from newsarchive.store.repair import PENDING_PREFIX, run_of
 from newsarchive.store.runlock import LOCK_NAME
-from newsarchive.store.warcscan import ScannedRecord, WarcFormatError, scan_warc
+from newsarchive.store.warcscan import Damage, ScannedRecord, scan_with_damage
 
 MAX_PRINTED = 1000
 BATCH = 1000
@@ -62,7 +65,7 @@ _SCHEMA_SQL = """
 CREATE TABLE records (
     file TEXT, offset INTEGER, length INTEGER, id TEXT, type TEXT, uri TEXT,
     payload_digest TEXT, concurrent_to TEXT, refers_to TEXT, profile TEXT,
-    last_in_file INTEGER DEFAULT 0, indexed INTEGER DEFAULT 0,
+    last_in_file INTEGER DEFAULT 0, indexed INTEGER DEFAULT 0, damaged INTEGER DEFAULT 0,
     PRIMARY KEY (file, offset)
 ) WITHOUT ROWID;
 """
@@ -77,6 +80,7 @@ class Verification:
     records: int = 0
     jsonl_lines: int = 0
     index_lines: int = 0
+    damage: list[DamageFound] = field(default_factory=list)
 
     def problem(self, where: str, message: str) -> None:
         self.problem_count += 1
@@ -93,6 +97,29 @@ class Verification:
         return f"newsarchive verify: {self.problem_count} problem(s) in {counts}"
 
 
+@dataclass
+class DamageFound:
+    """An unreadable stretch of a WARC file, and how many pointers lead into it."""
+
+    file: str
+    damage: Damage
+    pointers: dict[str, int] = field(default_factory=dict)  # kind -> count
+    lost_ids: set[str] = field(default_factory=set)  # ids the JSONL gives for records in it
+    lost_uris: set[str] = field(default_factory=set)  # URLs the index gives for records in it
+
+    def covers(self, name: str, offset: int) -> bool:
+        """Whether a pointer to ``name@offset`` leads into it (or past a file's torn end)."""
+        inside = offset < self.damage.end or self.damage.at_end
+        return name == self.file and self.damage.offset <= offset and inside
+
+    def count(self, kind: str) -> None:
+        self.pointers[kind] = self.pointers.get(kind, 0) + 1
+
+    def describe(self) -> str:
+        counted = ", ".join(f"{count} {kind}" for kind, count in self.pointers.items())
+        return self.damage.describe() + (f"; {counted} lead into it" if counted else "")
+
+
 def verify(root: Path) -> Verification:
     layout = Layout(root)
     result = Verification()
@@ -103,11 +130,35 @@ def verify(root: Path) -> Verification:
         _scan_warcs(layout, db, result)
         db.execute("CREATE INDEX records_id ON records(id)")
         db.execute("CREATE INDEX records_concurrent ON records(concurrent_to)")
-        _check_links(db, result)
         _check_jsonl(layout, db, result, live_runs)
         _check_index(layout, db, result)
+        _check_links(db, result)  # last: links to records lost in damage are known by then
         db.close()
+    for found in result.damage:  # last: with the pointers into it counted
+        result.problem(f"warc/{found.file}@{found.damage.offset}", found.describe())
     return result
+
+
+def _damage_at(
+    result: Verification, name: str, offset: int, kind: str, record_id: str = "", url: str = ""
+) -> bool:
+    """Whether a pointer leads into an unreadable record (then counted there, not reported)."""
+    for found in result.damage:
+        if found.covers(name, offset):
+            found.count(kind)
+            found.lost_ids |= {record_id} - {""}
+            found.lost_uris |= {url} - {""}
+            return True
+    return False
+
+
+def _lost_link(result: Verification, target: str | None, uri: str) -> bool:
+    """Whether a link's missing target is a record lost in damage (then counted there)."""
+    for found in result.damage:
+        if (target and target in found.lost_ids) or uri in found.lost_uris:
+            found.count("WARC link(s)")
+            return True
+    return False
 
 
 # -- WARC files ----------------------------------------------------------------------------------
@@ -197,6 +248,10 @@ def _scan_warcs(layout: Layout, db: sqlite3.Connection, result: Verification) ->
         rows: list[tuple] = []
         last: tuple[str, int] | None = None
         for record in _records(path, result):
+            if isinstance(record, Damage):
+                result.damage.append(DamageFound(path.name, record))
+                rows.append(_damaged_row(path.name, record))
+                continue
             result.records += 1
             if record.offset == 0 and record.rec_type != "warcinfo":
                 result.problem(f"warc/{path.name}", "does not start with a warcinfo record")
@@ -211,14 +266,11 @@ def _scan_warcs(layout: Layout, db: sqlite3.Connection, result: Verification) ->
     db.commit()
 
 
-def _records(path: Path, result: Verification) -> Iterator[ScannedRecord]:
+def _records(path: Path, result: Verification) -> Iterator[ScannedRecord | Damage]:
     where = f"warc/{path.name}"
     try:
         with open(path, "rb") as stream:
-            yield from scan_warc(stream)
-    except WarcFormatError as exc:
-        hint = " (a torn write: run `newsarchive repair`?)" if exc.torn else ""
-        result.problem(where, f"unreadable from offset {exc.offset}: {exc.message}{hint}")
+            yield from scan_with_damage(stream)
     except OSError as exc:
         result.problem(where, f"cannot read: {exc.strerror or exc}")
 
@@ -238,6 +290,10 @@ def _check_digests(name: str, record: ScannedRecord, result: Verification) -> No
         result.problem(where, f"{record.rec_type} payload digest mismatch ({record.target_uri})")
     if not record.record_id:
         result.problem(where, "record without WARC-Record-ID")
+    if record.decoding and len(result.notes) < MAX_PRINTED:
+        # archived as the server sent it (the digests agree): replay shows what decodes
+        result.notes.append(f"{where}: response for {record.target_uri}: payload does not "
+                            f"decode as its Content-Encoding ({record.decoding})")
 
 
 def _row(name: str, record: ScannedRecord) -> tuple:
@@ -255,27 +311,69 @@ def _row(name: str, record: ScannedRecord) -> tuple:
     )
 
 
+def _damaged_row(name: str, damage: Damage) -> tuple:
+    """What is known of an unreadable record: pointers to it and links by its id resolve to it
+    (they are counted in its one problem), and it is never a subject of the link checks."""
+    return (
+        name,
+        damage.offset,
+        damage.end - damage.offset,
+        damage.get("WARC-Record-ID") or "",
+        damage.get("WARC-Type") or "",
+        damage.get("WARC-Target-URI") or "",
+        damage.get("WARC-Payload-Digest"),
+        damage.get("WARC-Concurrent-To"),
+        damage.get("WARC-Refers-To"),
+        damage.get("WARC-Profile"),
+        1,
+    )
+
+
 def _insert(db: sqlite3.Connection, rows: list[tuple], name: str, result: Verification) -> None:
-    db.executemany("INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,0,0)", rows)
+    db.executemany(
+        "INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,0,0,?)",
+        [row if len(row) == 11 else (*row, 0) for row in rows],
+    )
     rows.clear()
 
 
+def _next_to_unknown_damage(db: sqlite3.Connection, result: Verification) -> set[tuple[str, int]]:
+    """The records right before and after an unreadable record whose headers could not be
+    read: their request/response partner may be that record, so their pairing is not checked."""
+    places: set[tuple[str, int]] = set()
+    for found in result.damage:
+        if found.damage.headers:
+            continue
+        start, end = found.damage.offset, found.damage.end
+        places |= set(db.execute(
+            "SELECT file, offset FROM records WHERE file=? AND damaged=0 "
+            "AND (offset + length = ? OR offset = ?)", (found.file, start, end)
+        ))  # fmt: skip
+    return places
+
+
 def _check_links(db: sqlite3.Connection, result: Verification) -> None:
+    excused = _next_to_unknown_damage(db, result)
     for record_id, count in db.execute(
         "SELECT id, COUNT(*) FROM records WHERE id != '' GROUP BY id HAVING COUNT(*) > 1"
     ):
         result.problem(record_id, f"record id used by {count} records")
     for name, offset, uri, target in db.execute(
         "SELECT r.file, r.offset, r.uri, r.concurrent_to FROM records r WHERE r.type='request' "
-        "AND NOT EXISTS (SELECT 1 FROM records s WHERE s.id = r.concurrent_to "
+        "AND r.damaged=0 AND NOT EXISTS (SELECT 1 FROM records s WHERE s.id = r.concurrent_to "
         "AND s.type IN ('response', 'revisit'))"
     ):
+        if (name, offset) in excused or _lost_link(result, target, uri):
+            continue
         result.problem(f"warc/{name}@{offset}", f"request for {uri} pairs with no response "
                        f"(WARC-Concurrent-To {target})")
     for name, offset, uri, last in db.execute(
         "SELECT r.file, r.offset, r.uri, r.last_in_file FROM records r WHERE r.type='response' "
-        "AND NOT EXISTS (SELECT 1 FROM records q WHERE q.type='request' AND q.concurrent_to=r.id)"
+        "AND r.damaged=0 AND NOT EXISTS "
+        "(SELECT 1 FROM records q WHERE q.type='request' AND q.concurrent_to=r.id)"
     ):
+        if (name, offset) in excused:
+            continue
         if last:  # the writer puts the request right after: only a kill between them does this
             result.notes.append(f"warc/{name}@{offset}: response for {uri} lost its request "
                                 "(the run was killed between the two)")
@@ -284,12 +382,14 @@ def _check_links(db: sqlite3.Connection, result: Verification) -> None:
     placeholders = ",".join("?" * len(REFERRING_TYPES))
     for name, offset, rec_type, target in db.execute(
         f"SELECT r.file, r.offset, r.type, r.refers_to FROM records r "
-        f"WHERE r.type IN ({placeholders}) AND (r.refers_to IS NULL OR NOT EXISTS "
+        f"WHERE r.type IN ({placeholders}) AND r.damaged=0 AND (r.refers_to IS NULL OR NOT EXISTS "
         f"(SELECT 1 FROM records s WHERE s.id = r.refers_to))",
         REFERRING_TYPES,
     ):
         if rec_type != "revisit" and target is None:
             continue  # conversion/metadata records may stand alone
+        if _lost_link(result, target, ""):
+            continue
         result.problem(f"warc/{name}@{offset}", f"{rec_type} refers to missing record {target}")
 
 
@@ -362,11 +462,15 @@ def _line_pointers(where: str, raw: bytes, result: Verification) -> list[tuple]:
 def _resolve_pointers(db: sqlite3.Connection, result: Verification) -> None:
     query = (
         "SELECT p.place, p.label, p.file, p.offset, p.length, p.id, p.line_digest, "
-        "r.length, r.id, r.type, r.payload_digest FROM pointers p "
+        "r.length, r.id, r.type, r.payload_digest, r.damaged FROM pointers p "
         "LEFT JOIN records r ON r.file = p.file AND r.offset = p.offset ORDER BY p.rowid"
     )
     for where, label, name, offset, length, pid, digest, *record in db.execute(query):
-        rlength, rid, rtype, rdigest = record
+        rlength, rid, rtype, rdigest, damaged = record
+        if (rid is None or damaged) and _damage_at(
+            result, name, offset, "JSONL pointer(s)", record_id=str(pid)
+        ):
+            continue
         if rid is None:
             result.problem(where, f"{label} points at no record ({name}@{offset})")
             continue
@@ -407,11 +511,15 @@ def _check_index(layout: Layout, db: sqlite3.Connection, result: Verification) -
         _load_index(index_path, db, result)
     db.execute("CREATE INDEX idx_place ON idx(file, offset)")
     query = (
-        "SELECT i.number, i.file, i.offset, i.length, i.url, r.length, r.uri FROM idx i "
+        "SELECT i.number, i.file, i.offset, i.length, i.url, r.length, r.uri, r.damaged FROM idx i "
         "LEFT JOIN records r ON r.file = i.file AND r.offset = i.offset ORDER BY i.number"
     )
-    for number, name, offset, length, url, rlength, ruri in db.execute(query):
+    for number, name, offset, length, url, rlength, ruri, damaged in db.execute(query):
         where = f"index/{INDEX_NAME}:{number}"
+        if (rlength is None or damaged) and _damage_at(
+            result, name, offset, "index line(s)", url=url
+        ):
+            continue
         if rlength is None:
             result.problem(where, f"points at no record ({name}@{offset})")
             continue
@@ -423,7 +531,8 @@ def _check_index(layout: Layout, db: sqlite3.Connection, result: Verification) -
                "(SELECT 1 FROM idx i WHERE i.file = records.file AND i.offset = records.offset)")
     placeholders = ",".join("?" * len(INDEXED_TYPES))
     for name, offset, uri in db.execute(
-        f"SELECT file, offset, uri FROM records WHERE indexed=0 AND type IN ({placeholders}) "
+        f"SELECT file, offset, uri FROM records WHERE indexed=0 AND damaged=0 "
+        f"AND type IN ({placeholders}) "
         "AND NOT (type='revisit' AND IFNULL(profile, '')=?)",
         (*INDEXED_TYPES, SERVER_NOT_MODIFIED),
     ):
