@@ -79,3 +79,12 @@ def test_link_uris_cannot_break_the_header():
     odd = Mementos('https://example.org/a?b=<c>"d', [_capture("20240101000000")], "http://r:1")
     original = odd.heads()[0]
     assert original.startswith("<https://example.org/a?b=%3Cc%3E%22d>")
+
+
+def test_replay_refuses_to_serve_archived_pages_under_a_shared_name(tmp_path):
+    from tests.conftest import run_newsarchive
+
+    (tmp_path / "index").mkdir()
+    run = run_newsarchive("replay", "-o", str(tmp_path), "--port", "0", "--replay-host",
+                          "localhost")
+    assert run.returncode != 0 and "a host name of their own" in run.stderr

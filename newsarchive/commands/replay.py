@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"newsarchive replay: {problem}", file=sys.stderr)
         return EXIT_FATAL
+    if not is_loopback(args.host) and replay_host.lower().endswith(".localhost"):
+        print(f"newsarchive replay: other machines resolve {replay_host} to themselves: give "
+              "--replay-host a name that leads them here", file=sys.stderr)
     replay_port = getattr(args, "replay_port", None)
     if replay_port is None:
         replay_port = 0 if args.port == 0 else args.port + 1
