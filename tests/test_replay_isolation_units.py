@@ -9,6 +9,7 @@ from newsarchive.replay.lookup import Capture
 from newsarchive.replay.memento import Mementos, parse_accept_datetime
 from newsarchive.replay.rewrite import FRAME_MODE, PAGE_MODE, UrlRewriter, rewrite_html
 from newsarchive.replay.server import canonical_app_host, check_replay_host
+from tests.conftest import run_newsarchive
 
 
 @pytest.mark.parametrize(("headers", "top"), [
@@ -82,8 +83,6 @@ def test_link_uris_cannot_break_the_header():
 
 
 def test_replay_refuses_to_serve_archived_pages_under_a_shared_name(tmp_path):
-    from tests.conftest import run_newsarchive
-
     (tmp_path / "index").mkdir()
     run = run_newsarchive("replay", "-o", str(tmp_path), "--port", "0", "--replay-host",
                           "localhost")
