@@ -223,7 +223,7 @@ def visit(request, world: World) -> Visit:
             time.sleep(0.1)
     finally:
         browser.switch_to.default_content()
-    time.sleep(2.5)  # the delayed attempts: windows, top and self navigation
+    time.sleep(3.5)  # the attempts made 0.8 s and 1.5 s later: windows, top, self navigation
     seen.final = browser.current_url
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / f"isolation-{request.param}.png"))
