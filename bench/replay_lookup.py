@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from newsarchive.capture.warc_writer import WarcFileWriter, warc_date
 from newsarchive.replay.lookup import ArchiveReader
@@ -114,6 +115,17 @@ def in_process(root: Path, records: int, repeat: int) -> list[str]:
             report("lookup + WARC record read by offset", timed(lookup_and_read, repeat))]
 
 
+def _fetch(url: str) -> bytes:
+    """GET through 127.0.0.1 with the URL's Host (the replay host may not resolve here)."""
+    parts = urlsplit(url)
+    target = url[len(f"{parts.scheme}://{parts.netloc}"):]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{parts.port}{target}", headers={"Host": parts.netloc}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
 def over_http(root: Path, records: int, repeat: int) -> list[str]:
     env = {**os.environ, "NEWSARCHIVE_REPLAY_CACHE": str(root / "cache")}
     started = time.monotonic()
@@ -126,12 +138,12 @@ def over_http(root: Path, records: int, repeat: int) -> list[str]:
         banner = server.stderr.readline()
         while banner and "Archive at" not in banner:  # "building the search catalogue" first
             banner = server.stderr.readline()
-        ports = re.findall(r"http://127\.0\.0\.1:(\d+)/", banner)
-        if len(ports) < 2:
+        origins = re.findall(r"(http://[^/\s]+:\d+)/", banner)  # the app's, the replay host's
+        if len(origins) < 2:
             raise RuntimeError(f"replay did not start: {banner}")
-        app, replay = (f"http://127.0.0.1:{port}" for port in ports[:2])
+        app, replay = origins[:2]
         ready = time.monotonic() - started
-        fetch = lambda url: urllib.request.urlopen(url, timeout=30).read()  # noqa: E731
+        fetch = _fetch
         fetch(f"{app}/capture/{RUN_ID}/1")
 
         def article() -> None:

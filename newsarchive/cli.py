@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--replay-port", type=int, help="port of the replayed pages' origin (default PORT+1)"
     )
+    replay.add_argument(
+        "--replay-host", metavar="NAME",
+        help="host name of the replayed pages' origin, one the app and other local services do "
+        "not use (default $NEWSARCHIVE_REPLAY_HOST or replay.localhost)",
+    )
 
     seed = sub.add_parser("seed", help="push seeds into a shared Redis frontier")
     seed.add_argument("seeds", nargs="+", metavar="SEED")

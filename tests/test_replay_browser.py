@@ -25,6 +25,7 @@ import pytest
 
 from newsarchive.demo.server import SiteServer
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive
+from tests.replay_support import REPLAY_HOST, get
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -114,7 +115,8 @@ def archive(tmp_path_factory) -> Iterator[Replay]:
         assert second.returncode == 0, second.stderr
         origin_port = origin.port
     recorder = SiteServer(site_root, port=origin_port).start()  # must stay silent from now on
-    env = {**os.environ, "NEWSARCHIVE_REPLAY_CACHE": str(work / "cache")}
+    env = {**os.environ, "NEWSARCHIVE_REPLAY_CACHE": str(work / "cache"),
+           "NEWSARCHIVE_REPLAY_HOST": REPLAY_HOST}
     process = subprocess.Popen(
         [sys.executable, "-m", "newsarchive.cli", "replay", "-o", str(output),
          "--port", str(app_port), "--replay-port", str(replay_port)],
@@ -122,7 +124,7 @@ def archive(tmp_path_factory) -> Iterator[Replay]:
     )
     try:
         _wait_for(process, f"{app_origin}/")
-        yield Replay(app_origin, f"http://127.0.0.1:{replay_port}", base, output,
+        yield Replay(app_origin, f"http://{REPLAY_HOST}:{replay_port}", base, output,
                      [first, second], recorder, process)
     finally:
         process.terminate()
@@ -249,18 +251,26 @@ def test_raw_replay_comes_from_the_archive(archive: Replay, browser, expected):
     _shot(browser, "04-replay-framed")
 
 
-def test_direct_replay_has_banner_and_archived_image(archive: Replay, browser, expected):
+def test_direct_replay_lands_in_the_framed_view(archive: Replay, browser, expected):
     from selenium.webdriver.common.by import By
 
     url = f"{archive.replay}/web/2/{archive.base_url}{expected['seed_path']}"  # the oldest
     browser.get(url)
-    assert re.search(r"/web/\d{14}/", browser.current_url)  # redirected to its capture time
-    banner = browser.find_element(By.ID, "newsarchive-banner")
-    assert "Archived copy" in banner.text and expected["seed_path"] in banner.text
-    _wait(browser, lambda d: d.execute_script(
-        "var i = document.querySelector('img.logo-mark'); return i.complete && i.naturalWidth;"))
-    assert EDITED_FROM in browser.find_element(By.TAG_NAME, "body").text  # first capture
+    assert browser.current_url.startswith(archive.app + "/replay/")  # never unframed
+    assert expected["seed_path"] in browser.find_element(By.ID, "banner").text
+    browser.switch_to.frame(browser.find_element(By.ID, "replay"))
+    try:
+        _wait(browser, lambda d: d.execute_script(
+            "var i = document.querySelector('img.logo-mark');"
+            " return i && i.complete && i.naturalWidth;"))
+        assert EDITED_FROM in browser.find_element(By.TAG_NAME, "body").text  # first capture
+    finally:
+        browser.switch_to.default_content()
     _shot(browser, "05-replay-direct")
+    code, headers, _ = _get(url)  # a client without Sec-Fetch-* headers: the memento itself
+    assert code == 302 and re.match(r"/web/\d{14}/", headers["location"])
+    code, _, body = _get(archive.replay + headers["location"])
+    assert code == 200 and b'id="newsarchive-banner"' in body and EDITED_FROM.encode() in body
 
 
 def test_diff_between_two_captures(archive: Replay, browser, expected):
@@ -324,18 +334,8 @@ def test_no_request_left_the_archive(archive: Replay, browser, expected):
 
 # -- HTTP-level checks on the same servers -----------------------------------------------------
 def _get(url: str, headers: dict | None = None, method: str = "GET"):
-    request = urllib.request.Request(url, headers=headers or {}, method=method)
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+    answer = get(url, headers, method)  # replay.localhost is reached through 127.0.0.1
+    return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.body
 
 
 def test_redirect_capture_replays_as_redirect(archive: Replay, expected):

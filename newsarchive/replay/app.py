@@ -207,7 +207,10 @@ class Pages:
         url = request.query_params.get("url", "")[:2000]
         found = await _in_thread(self.site.archive.captures, url) if url else []
         rows = await _in_thread(self.site.catalogue.timeline, url) if url else []
-        return self.render(request, "captures.html", url=url, captures=found, rows=rows)
+        status = 200 if found or rows else 404  # never archived (as the TimeMap says)
+        return self.render(
+            request, "captures.html", status=status, url=url, captures=found, rows=rows
+        )
 
     # -- WARC records ----------------------------------------------------------------------------
     async def record(self, request: Request) -> Response:

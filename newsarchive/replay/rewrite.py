@@ -57,6 +57,10 @@ _URL_ATTRIBUTES: dict[str, frozenset[str]] = {
 }
 _SRCSET_ATTRIBUTES = frozenset({"srcset", "imagesrcset"})
 _NAVIGATION_TAGS = frozenset({"a", "area", "form", "button"})
+# in the app's sandboxed frame, a link to a new or the top window is blocked (no popups, no
+# top navigation): in frame mode such targets are dropped so that the link opens in the frame
+_ESCAPING_TARGETS = frozenset({"_blank", "_top", "_parent", "_new"})
+_TARGET_TAGS = _NAVIGATION_TAGS | {"base"}
 _ATTRIBUTE = re.compile(
     r"""(?P<pre>[\s/]+)(?P<name>[^\s"'>/=]+)"""
     r"""(?:(?P<eq>\s*=\s*)(?P<value>"[^"]*"|'[^']*'|[^\s"'=<>`]+))?"""
@@ -163,7 +167,9 @@ class _HtmlRewriter(HTMLParser):
     def _rewrite_tag(self, tag: str, raw: str, attrs: list[tuple[str, str | None]]) -> str:
         names = {name for name, _ in attrs}
         interesting = _URL_ATTRIBUTES.get(tag, frozenset()) | _URL_ATTRIBUTES["*"]
-        if not names & (interesting | _SRCSET_ATTRIBUTES | {"style", "integrity", "content"}):
+        if not names & (
+            interesting | _SRCSET_ATTRIBUTES | {"style", "integrity", "content", "target"}
+        ):
             return raw
         is_refresh = tag == "meta" and any(
             n == "http-equiv" and (v or "").lower() == "refresh" for n, v in attrs
@@ -175,6 +181,8 @@ class _HtmlRewriter(HTMLParser):
             value = match["value"]
             if name == "integrity":
                 return ""  # rewritten bodies no longer match subresource-integrity hashes
+            if name == "target" and self._escapes(tag, match["value"]):
+                return ""
             if value is None:
                 return match.group(0)
             old = html.unescape(value.strip("\"'"))
@@ -186,6 +194,12 @@ class _HtmlRewriter(HTMLParser):
         closing = ">" if not raw.endswith("/>") else "/>"
         body = raw[head_end : len(raw) - len(closing)]
         return raw[:head_end] + _ATTRIBUTE.sub(attribute, body) + closing
+
+    def _escapes(self, tag: str, value: str | None) -> bool:
+        """A ``target`` that would leave the app's frame (frame mode only)."""
+        if self.rewriter.mode != FRAME_MODE or tag not in _TARGET_TAGS or value is None:
+            return False
+        return html.unescape(value.strip("\"'")).strip().lower() in _ESCAPING_TARGETS
 
     def _new_value(self, tag: str, name: str, value: str, is_refresh: bool) -> str | None:
         rewriter, base = self.rewriter, self.base
