@@ -25,6 +25,7 @@ import pytest
 from newsarchive.base.codings import ContentDecoder, DecodingError, decode_content, encode_content
 from newsarchive.demo.server import SiteServer
 from tests.conftest import ROOT, run_newsarchive
+from tests.replay_support import REPLAY_HOST
 
 CODINGS = {  # page name -> the codings the server applies (deflate-raw is sent as "deflate")
     "identity": "identity",
@@ -61,8 +62,9 @@ def text_body(name: str) -> bytes:
 class Archive:
     base: str
     output: Path
-    replay: str
+    replay: str  # where to connect: http://127.0.0.1:PORT
     captures: dict[str, str]  # URL -> 14-digit timestamp
+    replay_host: str  # the Host the replay origin answers to (docs/replay.md)
 
 
 def _free_port() -> int:
@@ -103,11 +105,13 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
         [sys.executable, "-m", "newsarchive.cli", "replay", "-o", str(output),
          "--port", str(port), "--replay-port", str(replay_port)],
         cwd=ROOT, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NEWSARCHIVE_REPLAY_CACHE": str(work / "cache")},
+        env={**os.environ, "NEWSARCHIVE_REPLAY_CACHE": str(work / "cache"),
+             "NEWSARCHIVE_REPLAY_HOST": REPLAY_HOST},
     )
     try:
         _wait_for(process, f"http://127.0.0.1:{port}/")
-        yield Archive(base, output, f"http://127.0.0.1:{replay_port}", captures)
+        replay = f"http://127.0.0.1:{replay_port}"
+        yield Archive(base, output, replay, captures, f"{REPLAY_HOST}:{replay_port}")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -129,7 +133,7 @@ def _wait_for(process: subprocess.Popen, url: str) -> None:
 def fetch(archive: Archive, url: str) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(
         f"{archive.replay}/web/{archive.captures[url]}if_/{url}",
-        headers={"Accept-Encoding": "identity"},
+        headers={"Accept-Encoding": "identity", "Host": archive.replay_host},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
