@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "seed": "seed",
     "reextract": "reextract",
     "eval": "evaluate",
+    "export": "export",
 }
 WORKER_MODULE = "worker"  # crawl --redis: a worker of a distributed crawl (docs/distributed.md)
 
@@ -97,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     replay.add_argument(
         "--replay-port", type=int, help="port of the replayed pages' origin (default PORT+1)"
+    )
+
+    export = sub.add_parser("export", help="package the archive for other tools (WACZ)")
+    _output_option(export)
+    export.add_argument(
+        "--wacz", type=Path, required=True, metavar="FILE",
+        help="write a WACZ package (ReplayWeb.page, pywb) to FILE (.wacz)",
+    )
+    export.add_argument(
+        "--run", action="append", default=[], metavar="RUN_ID",
+        help="only this run (repeat for several; default: every run)",
     )
 
     seed = sub.add_parser("seed", help="push seeds into a shared Redis frontier")

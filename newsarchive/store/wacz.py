@@ -1,0 +1,348 @@
+"""WACZ 1.1.1 packages of the archive (docs/export.md): ``newsarchive export --wacz``.
+
+A WACZ is a ZIP that ReplayWeb.page and pywb open as they are: the WARC files under
+``archive/`` (stored, not compressed again: they are gzip members already and are read by
+offset), the CDXJ index under ``indexes/``, ``pages/pages.jsonl`` (each article's title and
+text, for ReplayWeb.page's search) and ``datapackage.json`` with every file's size and SHA-256,
+itself digested in ``datapackage-digest.json``. Everything is streamed in chunks and digested as
+it is written, so memory does not grow with the archive; the package is written to a temporary
+file beside the target and renamed when complete. The archive is only read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from newsarchive import __version__
+from newsarchive.capture.warc_writer import OPEN_SUFFIX
+from newsarchive.store.cdxj import INDEX_NAME
+from newsarchive.store.layout import Layout
+
+WACZ_VERSION = "1.1.1"
+CHUNK = 1 << 20  # bytes copied at a time
+INDEX_PATH = "indexes/index.cdxj"
+PAGES_PATH = "pages/pages.jsonl"
+DATAPACKAGE = "datapackage.json"
+DATAPACKAGE_DIGEST = "datapackage-digest.json"
+PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
+
+
+class ExportError(Exception):
+    """The package cannot be made: no archive, an unknown run, a target that cannot be
+    written. The message is one line for the user; nothing was left behind."""
+
+
+@dataclass
+class Selection:
+    """What goes into the package: WARC files, the JSONL of the runs, and notes for the user."""
+
+    warcs: list[Path]
+    jsonl: list[Path]
+    runs: list[str] | None  # None: every run
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportResult:
+    target: Path
+    warcs: int = 0
+    warc_bytes: int = 0
+    index_lines: int = 0
+    pages: int = 0
+    size: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def select(layout: Layout, run_ids: Iterable[str] = ()) -> Selection:
+    """The closed WARC files and JSONL files of the given runs (all runs when none)."""
+    if not layout.warc.is_dir():
+        raise ExportError(f"no archive at {layout.root}: {layout.warc} is not a directory")
+    run_ids = list(dict.fromkeys(run_ids))
+    if not run_ids:
+        jsonl = sorted(layout.articles.glob("*.jsonl")) if layout.articles.is_dir() else []
+        return Selection(sorted(layout.warc.glob("*.warc.gz")), jsonl, None)
+    selection = Selection([], [], run_ids)
+    for run_id in run_ids:
+        _select_run(layout, run_id, selection)
+    return selection
+
+
+def _select_run(layout: Layout, run_id: str, selection: Selection) -> None:
+    manifest = layout.runs / f"{run_id}.json"
+    if not manifest.is_file():
+        known = sorted(path.stem for path in layout.runs.glob("*.json")) if (
+            layout.runs.is_dir()) else []
+        listed = ", ".join(known[-5:]) if known else "none"
+        raise ExportError(f"unknown run {run_id!r} in {layout.root} (runs: {listed})")
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files") or []
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot read the manifest of run {run_id}: {exc}") from exc
+    for name in files:
+        path = layout.root / name
+        if not (name.startswith("warc/") and name.endswith(".warc.gz")):
+            continue
+        if path.is_file():
+            if path not in selection.warcs:
+                selection.warcs.append(path)
+        elif path.with_name(path.name + OPEN_SUFFIX).exists():
+            selection.notes.append(f"{name} is still being written (or was left by a killed "
+                                   "run: `newsarchive repair`): not packaged")
+        else:
+            selection.notes.append(f"{name} of run {run_id} is missing: not packaged")
+    jsonl = layout.articles / f"{run_id}.jsonl"
+    if jsonl.is_file():
+        selection.jsonl.append(jsonl)
+
+
+def export_wacz(layout: Layout, target: Path, run_ids: Iterable[str] = ()) -> ExportResult:
+    """Write the WACZ of the archive (or of the given runs) to ``target``, atomically."""
+    started = time.monotonic()
+    selection = select(layout, run_ids)
+    if not selection.warcs:
+        which = f"run(s) {', '.join(selection.runs)}" if selection.runs else "the archive"
+        raise ExportError(f"no closed WARC file in {which}: nothing to package")
+    index = layout.index / INDEX_NAME
+    if not index.is_file():
+        raise ExportError(f"no index at {index}: `newsarchive index -o {layout.root}` builds it")
+    _check_target(layout, target)
+    result = ExportResult(target, notes=list(selection.notes))
+    fd, tmp_name = _temporary(target)
+    try:
+        with os.fdopen(fd, "w+b") as stream:
+            with zipfile.ZipFile(stream, "w", allowZip64=True) as package:
+                _write_package(WaczWriter(package), layout, selection, result)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp_name, target)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    result.size = target.stat().st_size
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _check_target(layout: Layout, target: Path) -> None:
+    if target.suffix != ".wacz":
+        raise ExportError(f"{target}: a WACZ file's name must end in .wacz")
+    if target.is_dir():
+        raise ExportError(f"cannot write {target}: it is a directory")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {target}: {parent} is not a directory")
+    for folder in (layout.warc, layout.articles, layout.index, layout.runs, layout.state):
+        if parent.is_relative_to(folder.resolve()):
+            raise ExportError(f"cannot write {target}: inside the archive's {folder.name}/")
+
+
+def _temporary(target: Path) -> tuple[int, str]:
+    try:
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _write_package(
+    writer: WaczWriter, layout: Layout, selection: Selection, result: ExportResult
+) -> None:
+    names = {path.name for path in selection.warcs}
+    indexed: set[str] = set()
+    index = layout.index / INDEX_NAME
+    result.index_lines = writer.add_lines(
+        INDEX_PATH, _index_lines(index, names, indexed), index.stat().st_size
+    )
+    for name in sorted(names - indexed):
+        result.notes.append(f"warc/{name} has no line in the index: its records cannot be "
+                            f"replayed (`newsarchive index -o {layout.root}` rebuilds it)")
+    pages = _pages(selection, names, result.notes)
+    jsonl_size = sum(path.stat().st_size for path in selection.jsonl)
+    result.pages = writer.add_lines(PAGES_PATH, pages, jsonl_size, header=PAGES_HEADER)
+    for path in selection.warcs:
+        result.warc_bytes += writer.add_file(path, f"archive/{path.name}")
+        result.warcs += 1
+    writer.finish(_metadata(layout, selection))
+
+
+def _index_lines(index: Path, names: set[str], seen: set[str]) -> Iterator[str]:
+    """The archive's index lines (already sorted) whose record is in one of the WARC files."""
+    with open(index, encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip() or line.startswith("!"):
+                continue
+            start = line.find(" {")
+            try:
+                name = json.loads(line[start + 1:]).get("filename")
+            except ValueError:
+                continue
+            if name in names:
+                seen.add(name)
+                yield line if line.endswith("\n") else line + "\n"
+
+
+def _pages(selection: Selection, names: set[str], notes: list[str]) -> Iterator[str]:
+    """One page per archived article capture: its URL, time, title and text. Re-extractions
+    repeat the crawl's captures: they are pages only when their run was asked for."""
+    outside = 0
+    for path in selection.jsonl:
+        for line in _jsonl(path):
+            if "reextracted_from" in line and selection.runs is None:
+                continue
+            pointer = (line.get("warc") or {}).get("response")
+            if not pointer or not line.get("fetched_at"):
+                continue
+            if pointer.get("file") not in names:
+                outside += 1
+                continue
+            yield json.dumps(_page(line, pointer), ensure_ascii=False) + "\n"
+    if outside:
+        notes.append(f"{outside} page(s) whose response is in a WARC file of another run: "
+                     "not listed (export that run too)")
+
+
+def _page(line: dict[str, Any], pointer: dict[str, Any]) -> dict[str, Any]:
+    page = {
+        "id": str(pointer.get("record_id", "")).removeprefix("<").removesuffix(">")
+        .removeprefix("urn:uuid:"),
+        "url": line.get("final_url") or line["url"],
+        "ts": line["fetched_at"],
+        "title": line.get("title") or "",
+        "text": line.get("text") or "",
+    }
+    if line.get("status") is not None:
+        page["status"] = line["status"]
+    return page
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as stream:
+        for text in stream:
+            if text.strip():
+                try:
+                    yield json.loads(text)
+                except ValueError:
+                    continue  # a torn last line of a run still going or killed
+
+
+def _metadata(layout: Layout, selection: Selection) -> dict[str, Any]:
+    runs = selection.runs or sorted(path.stem for path in selection.jsonl)
+    which = f"run {', '.join(runs)}" if selection.runs else f"{len(runs)} run(s)"
+    return {
+        "title": f"newsarchive: {layout.root.resolve().name}, {which}",
+        "description": (
+            f"News articles archived by newsarchive: {which} of {layout.root.resolve().name}. "
+            "Each page's `text` is the article's cleaned text."
+        ),
+        "software": f"newsarchive {__version__}",
+        "newsarchive": {"runs": runs},
+    }
+
+
+class WaczWriter:
+    """Adds entries to an open ZipFile while counting and hashing their bytes, then writes the
+    data package that lists them."""
+
+    def __init__(self, package: zipfile.ZipFile):
+        self.package = package
+        self.resources: list[dict[str, Any]] = []
+
+    def add_file(self, source: Path, arcname: str) -> int:
+        """A file copied in chunks, stored as it is (WARCs are compressed already)."""
+        info = zipfile.ZipInfo.from_file(source, arcname)
+        info.compress_type = zipfile.ZIP_STORED
+        with open(source, "rb") as stream, self._entry(info) as out:
+            while chunk := stream.read(CHUNK):
+                out.write(chunk)
+        return self.resources[-1]["bytes"]
+
+    def add_lines(
+        self, arcname: str, lines: Iterable[str], size_bound: int,
+        header: dict[str, Any] | None = None,
+    ) -> int:
+        """Text lines (deflated), written as they come; returns how many (header excluded).
+        ``size_bound``: at most about that many bytes, to choose ZIP64 ahead."""
+        info = _info(arcname, zipfile.ZIP_DEFLATED)
+        count = 0
+        with self._entry(info, zip64=size_bound > zipfile.ZIP64_LIMIT // 2) as out:
+            if header is not None:
+                out.write(json.dumps(header).encode() + b"\n")
+            batch: list[str] = []
+            for line in lines:
+                batch.append(line)
+                count += 1
+                if len(batch) >= 1000:
+                    out.write("".join(batch).encode("utf-8"))
+                    batch.clear()
+            out.write("".join(batch).encode("utf-8"))
+        return count
+
+    def finish(self, metadata: dict[str, Any]) -> None:
+        """``datapackage.json`` (every resource, WACZ version, metadata) and its digest."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        package = {
+            "profile": "data-package",
+            "wacz_version": WACZ_VERSION,
+            **metadata,
+            "created": now,
+            "modified": now,
+            "resources": self.resources,
+        }
+        data = json.dumps(package, indent=2, ensure_ascii=False).encode("utf-8")
+        self.package.writestr(_info(DATAPACKAGE, zipfile.ZIP_DEFLATED), data)
+        digest = {"path": DATAPACKAGE, "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
+        self.package.writestr(
+            _info(DATAPACKAGE_DIGEST, zipfile.ZIP_DEFLATED), json.dumps(digest, indent=2)
+        )
+
+    def _entry(self, info: zipfile.ZipInfo, zip64: bool = False) -> _DigestingEntry:
+        stream = self.package.open(info, "w", force_zip64=zip64)
+        return _DigestingEntry(stream, info.filename, self.resources)
+
+
+class _DigestingEntry:
+    """One entry being written: bytes counted and SHA-256 computed on the way; its resource is
+    recorded when it is closed whole."""
+
+    def __init__(self, stream: IO[bytes], path: str, resources: list[dict[str, Any]]):
+        self.stream = stream
+        self.path = path
+        self.resources = resources
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data)
+        self.hash.update(data)
+        self.size += len(data)
+
+    def __enter__(self) -> _DigestingEntry:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.stream.close()
+        if kind is None:
+            self.resources.append({
+                "name": Path(self.path).name.lower(),
+                "path": self.path,
+                "hash": "sha256:" + self.hash.hexdigest(),
+                "bytes": self.size,
+            })
+
+
+def _info(arcname: str, compression: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(arcname, datetime.now(UTC).timetuple()[:6])
+    info.compress_type = compression
+    info.external_attr = 0o644 << 16
+    return info
