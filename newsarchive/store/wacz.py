@@ -193,7 +193,8 @@ def _index_lines(index: Path, names: set[str], seen: set[str]) -> Iterator[str]:
 
 
 def _pages(selection: Selection, names: set[str], notes: list[str]) -> Iterator[str]:
-    """One page per archived article capture: its URL, time, title and text. Re-extractions
+    """One page per archived capture (error pages left out): its URL, time, title and text.
+    Re-extractions
     repeat the crawl's captures: they are pages only when their run was asked for."""
     outside = 0
     for path in selection.jsonl:
@@ -201,8 +202,8 @@ def _pages(selection: Selection, names: set[str], notes: list[str]) -> Iterator[
             if "reextracted_from" in line and selection.runs is None:
                 continue
             pointer = (line.get("warc") or {}).get("response")
-            if not pointer or not line.get("fetched_at"):
-                continue
+            if not pointer or not line.get("fetched_at") or (line.get("status") or 0) >= 400:
+                continue  # not archived, or an error page: not an article to open
             if pointer.get("file") not in names:
                 outside += 1
                 continue
