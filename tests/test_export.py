@@ -290,9 +290,18 @@ class _Limited:
         self.stream.close()
 
 
+@dataclass
+class ReplaySite:
+    base: str  # the static site serving ReplayWeb.page and the package
+    folder: Path  # its files
+    article_url: str  # the seed article's original URL
+    recorder: SiteServer  # on the stopped origin's port: must hear nothing
+
+
 @pytest.fixture(scope="module")
-def replay_site(archive: Archive, full_export: Path, expected) -> Iterator[str]:
-    """ui.js, replay/sw.js, the package and a page embedding it, on 127.0.0.1."""
+def replay_site(archive: Archive, full_export: Path, expected) -> Iterator[ReplaySite]:
+    """ui.js, replay/sw.js and the package on 127.0.0.1, and a recording server where the
+    fixture site was."""
     if not ((REPLAYWEBPAGE / "ui.js").is_file() and (REPLAYWEBPAGE / "sw.js").is_file()):
         if os.environ.get("CI"):
             raise RuntimeError("CI needs ReplayWeb.page (.ci/run fetches it)")
@@ -307,21 +316,51 @@ def replay_site(archive: Archive, full_export: Path, expected) -> Iterator[str]:
     shutil.copy(REPLAYWEBPAGE / "ui.js", folder / "ui.js")
     shutil.copy(REPLAYWEBPAGE / "sw.js", folder / "replay" / "sw.js")
     shutil.copy(full_export, folder / "archive.wacz")
-    url = archive.base_url + expected["seed_path"]
-    (folder / "index.html").write_text(
-        '<!doctype html><html><head><meta charset="utf-8"><script src="ui.js"></script></head>'
-        '<body><replay-web-page source="archive.wacz" replayBase="./replay/" embed="replayonly"'
-        f' url="{url}" style="display:block;height:900px"></replay-web-page></body></html>'
-    )
     handler = partial(_RangeHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    recorder = SiteServer(SITE, port=archive.origin_port).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield ReplaySite(f"http://127.0.0.1:{server.server_address[1]}", folder,
+                         archive.base_url + expected["seed_path"], recorder)
     finally:
+        recorder.stop()
         server.shutdown()
         server.server_close()
+
+
+def _embed(site: ReplaySite, name: str, attributes: str) -> str:
+    """A page of the static site embedding the package with these attributes; its URL."""
+    (site.folder / name).write_text(
+        '<!doctype html><html><head><meta charset="utf-8"><script src="ui.js"></script></head>'
+        '<body><replay-web-page source="archive.wacz" replayBase="./replay/" '
+        f'{attributes} style="display:block;height:900px"></replay-web-page></body></html>'
+    )
+    return f"{site.base}/{name}"
+
+
+@pytest.fixture(scope="module")
+def browser(archive: Archive) -> Iterator:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", "--window-size=1280,1000",
+        f"--user-data-dir={archive.work / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 # the text (and the logo images' widths) of a page with its open shadow roots and same-origin
@@ -347,36 +386,38 @@ return deep(document);
 """
 
 
-def test_replaywebpage_replays_the_article_offline(archive: Archive, replay_site: str):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def _wait_for_page(driver, url: str, shot: str, condition) -> dict:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    recorder = SiteServer(SITE, port=archive.origin_port).start()  # the origin is gone
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1280,1000",
-        f"--user-data-dir={archive.work / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.get(url)
     try:
-        driver.set_page_load_timeout(30)
-        driver.get(replay_site + "/index.html")
-        try:
-            WebDriverWait(driver, 60, poll_frequency=0.5).until(
-                lambda d: SEED_SENTENCE in d.execute_script(DEEP_TEXT)["text"]
-                and any(d.execute_script(DEEP_TEXT)["logos"])  # its image, from the package
-            )
-        finally:
-            driver.save_screenshot(str(ARTIFACTS / "replaywebpage.png"))
-        page = driver.execute_script(DEEP_TEXT)
-        assert SEED_SENTENCE in page["text"] and page["logos"] and all(page["logos"])
+        WebDriverWait(driver, 60, poll_frequency=0.5).until(
+            lambda d: condition(d.execute_script(DEEP_TEXT))
+        )
     finally:
-        driver.quit()
-        recorder.stop()
-    assert recorder.requests == []  # nothing was asked of the live origin
+        driver.save_screenshot(str(ARTIFACTS / f"{shot}.png"))
+    return driver.execute_script(DEEP_TEXT)
+
+
+def test_replaywebpage_replays_the_article_offline(replay_site: ReplaySite, browser):
+    url = _embed(replay_site, "replay.html", f'embed="replayonly" url="{replay_site.article_url}"')
+    page = _wait_for_page(
+        browser, url, "01-replaywebpage-article",
+        lambda page: SEED_SENTENCE in page["text"] and any(page["logos"]),
+    )
+    assert SEED_SENTENCE in page["text"]
+    assert page["logos"] and all(page["logos"])  # its image too, from the package
+    assert replay_site.recorder.requests == []  # nothing was asked of the live origin
+
+
+def test_replaywebpage_searches_the_article_text(replay_site: ReplaySite, browser, expected):
+    """"midnight" is only in the seed article's text, not in any title or URL: ReplayWeb.page
+    finds it because pages.jsonl carries the text."""
+    other = expected["related"][0]["title"]
+    url = _embed(replay_site, "search.html", 'view="pages" query="midnight"')
+    page = _wait_for_page(
+        browser, url, "02-replaywebpage-search",
+        lambda page: expected["seed_title"] in page["text"] and other not in page["text"],
+    )
+    assert expected["seed_title"] in page["text"] and other not in page["text"]
+    assert replay_site.recorder.requests == []
