@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", action="append", default=[], metavar="RUN_ID",
         help="only this run (repeat for several; default: every run)",
     )
+    export.add_argument(
+        "--index", choices=("cdxj", "zipnum"), default="cdxj",
+        help="cdxj: one plain index (default); zipnum: gzip blocks that ReplayWeb.page loads "
+        "as needed (large archives)",
+    )
 
     seed = sub.add_parser("seed", help="push seeds into a shared Redis frontier")
     seed.add_argument("seeds", nargs="+", metavar="SEED")

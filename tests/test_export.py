@@ -6,6 +6,7 @@ nothing). Screenshots go to test-artifacts/export/.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import json
@@ -24,6 +25,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.demo.server import SiteServer
+from newsarchive.store.layout import Layout
+from newsarchive.store.wacz import export_wacz
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive, write_seed_document
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,15 +98,27 @@ def full_export(archive: Archive) -> Path:
     return target
 
 
+@pytest.fixture(scope="module")
+def zipnum_export(archive: Archive) -> Path:
+    """The same archive with a ZipNum index (``--index zipnum``), in blocks of 7 lines so that
+    the fixture site's index makes several."""
+    target = archive.work / "zipnum.wacz"
+    result = export_wacz(Layout(archive.output), target, index_format="zipnum", zipnum_lines=7)
+    assert result.index_lines > 21
+    return target
+
+
 # -- the package ------------------------------------------------------------------------------
-def test_the_wacz_validator_accepts_it(full_export: Path):
+@pytest.mark.parametrize("package", ["full_export", "zipnum_export"])
+def test_the_wacz_validator_accepts_it(package: str, request):
+    path = request.getfixturevalue(package)
     validator = shutil.which("wacz") or str(Path(sys.executable).with_name("wacz"))
     if not Path(validator).exists():
         if os.environ.get("CI"):
             raise RuntimeError("CI needs the wacz package (pyproject.toml test extras)")
         pytest.skip("the wacz package is not installed (pip install -e '.[test]')")
     check = subprocess.run(
-        [validator, "validate", "-f", str(full_export)], capture_output=True, text=True, timeout=120
+        [validator, "validate", "-f", str(path)], capture_output=True, text=True, timeout=120
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "valid" in check.stdout and "invalid" not in check.stdout
@@ -163,6 +178,29 @@ def test_index_and_pages(archive: Archive, full_export: Path, expected):
     assert all(page["title"] == expected["seed_title"] for page in seed)
     assert all(SEED_SENTENCE in page["text"] for page in seed)
     assert all(page["ts"].endswith("Z") for page in pages)
+
+
+def test_zipnum_index(archive: Archive, zipnum_export: Path):
+    entries = _entries(zipnum_export)
+    assert "indexes/index.cdxj" not in entries
+    meta, *blocks = _lines(entries["indexes/index.idx"])
+    assert json.loads(meta.split(" ", 2)[2]) == {
+        "format": "cdxj-gzip-1.0", "filename": "index.cdx.gz"
+    }
+    data = entries["indexes/index.cdx.gz"]
+    lines = []
+    for block in blocks:
+        key, fields = block.split(" {", 1)
+        fields = json.loads("{" + fields)
+        member = data[fields["offset"]:fields["offset"] + fields["length"]]
+        assert fields["digest"] == "sha256:" + hashlib.sha256(member).hexdigest()
+        text = gzip.decompress(member).decode()  # each block a gzip member of its own
+        assert text.startswith(key + " {") and len(text.splitlines()) <= 7
+        lines.extend(text.splitlines())
+    assert len(blocks) > 3
+    assert lines == (archive.output / "index" / "index.cdxj").read_text().splitlines()
+    with zipfile.ZipFile(zipnum_export) as wacz:
+        assert wacz.getinfo("indexes/index.cdx.gz").compress_type == zipfile.ZIP_STORED
 
 
 def test_one_run_only(archive: Archive):
@@ -299,7 +337,9 @@ class ReplaySite:
 
 
 @pytest.fixture(scope="module")
-def replay_site(archive: Archive, full_export: Path, expected) -> Iterator[ReplaySite]:
+def replay_site(
+    archive: Archive, full_export: Path, zipnum_export: Path, expected
+) -> Iterator[ReplaySite]:
     """ui.js, replay/sw.js and the package on 127.0.0.1, and a recording server where the
     fixture site was."""
     if not ((REPLAYWEBPAGE / "ui.js").is_file() and (REPLAYWEBPAGE / "sw.js").is_file()):
@@ -316,6 +356,7 @@ def replay_site(archive: Archive, full_export: Path, expected) -> Iterator[Repla
     shutil.copy(REPLAYWEBPAGE / "ui.js", folder / "ui.js")
     shutil.copy(REPLAYWEBPAGE / "sw.js", folder / "replay" / "sw.js")
     shutil.copy(full_export, folder / "archive.wacz")
+    shutil.copy(zipnum_export, folder / "zipnum.wacz")
     handler = partial(_RangeHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -330,11 +371,11 @@ def replay_site(archive: Archive, full_export: Path, expected) -> Iterator[Repla
         server.server_close()
 
 
-def _embed(site: ReplaySite, name: str, attributes: str) -> str:
-    """A page of the static site embedding the package with these attributes; its URL."""
+def _embed(site: ReplaySite, name: str, attributes: str, source: str = "archive.wacz") -> str:
+    """A page of the static site embedding a package with these attributes; its URL."""
     (site.folder / name).write_text(
         '<!doctype html><html><head><meta charset="utf-8"><script src="ui.js"></script></head>'
-        '<body><replay-web-page source="archive.wacz" replayBase="./replay/" '
+        f'<body><replay-web-page source="{source}" replayBase="./replay/" '
         f'{attributes} style="display:block;height:900px"></replay-web-page></body></html>'
     )
     return f"{site.base}/{name}"
@@ -399,10 +440,13 @@ def _wait_for_page(driver, url: str, shot: str, condition) -> dict:
     return driver.execute_script(DEEP_TEXT)
 
 
-def test_replaywebpage_replays_the_article_offline(replay_site: ReplaySite, browser):
-    url = _embed(replay_site, "replay.html", f'embed="replayonly" url="{replay_site.article_url}"')
+@pytest.mark.parametrize("source", ["archive.wacz", "zipnum.wacz"])
+def test_replaywebpage_replays_the_article_offline(replay_site: ReplaySite, browser, source):
+    attributes = f'embed="replayonly" url="{replay_site.article_url}"'
+    name = source.removesuffix(".wacz")
+    url = _embed(replay_site, f"replay-{name}.html", attributes, source)
     page = _wait_for_page(
-        browser, url, "01-replaywebpage-article",
+        browser, url, f"01-replaywebpage-article-{name}",
         lambda page: SEED_SENTENCE in page["text"] and any(page["logos"]),
     )
     assert SEED_SENTENCE in page["text"]

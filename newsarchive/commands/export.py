@@ -1,5 +1,6 @@
-"""``newsarchive export -o DIR --wacz FILE [--run RUN]...``: the archive, or some of its runs, as
-one WACZ package (newsarchive.store.wacz, docs/export.md) that ReplayWeb.page opens."""
+"""``newsarchive export -o DIR --wacz FILE [--run RUN]... [--index cdxj|zipnum]``: the
+archive, or some of its runs, as one WACZ package (newsarchive.store.wacz, docs/export.md) that
+ReplayWeb.page opens."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from newsarchive.store.wacz import ExportError, export_wacz
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = export_wacz(Layout(args.output), args.wacz, args.run or ())
+        result = export_wacz(Layout(args.output), args.wacz, args.run or (), args.index)
     except ExportError as exc:
         print(f"newsarchive export: {exc}", file=sys.stderr)
         return EXIT_FATAL

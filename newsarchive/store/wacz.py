@@ -11,6 +11,7 @@ file beside the target and renamed when complete. The archive is only read.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -31,6 +32,10 @@ from newsarchive.store.layout import Layout
 WACZ_VERSION = "1.1.1"
 CHUNK = 1 << 20  # bytes copied at a time
 INDEX_PATH = "indexes/index.cdxj"
+ZIPNUM_PATH = "indexes/index.cdx.gz"  # --index zipnum: the CDXJ in gzip blocks...
+ZIPNUM_IDX_PATH = "indexes/index.idx"  # ...and the first key, offset and length of each block
+ZIPNUM_LINES = 3000  # CDXJ lines a block (py-wacz's and browsertrix-crawler's default)
+INDEX_FORMATS = ("cdxj", "zipnum")
 PAGES_PATH = "pages/pages.jsonl"
 DATAPACKAGE = "datapackage.json"
 DATAPACKAGE_DIGEST = "datapackage-digest.json"
@@ -106,8 +111,17 @@ def _select_run(layout: Layout, run_id: str, selection: Selection) -> None:
         selection.jsonl.append(jsonl)
 
 
-def export_wacz(layout: Layout, target: Path, run_ids: Iterable[str] = ()) -> ExportResult:
-    """Write the WACZ of the archive (or of the given runs) to ``target``, atomically."""
+def export_wacz(
+    layout: Layout, target: Path, run_ids: Iterable[str] = (), index_format: str = "cdxj",
+    zipnum_lines: int = ZIPNUM_LINES,
+) -> ExportResult:
+    """Write the WACZ of the archive (or of the given runs) to ``target``, atomically.
+
+    ``index_format``: ``cdxj``, one plain index that a reader loads whole; ``zipnum``, the
+    index in gzip blocks of ``zipnum_lines`` lines with a small index of the blocks, of which
+    ReplayWeb.page loads only the blocks a lookup needs (large archives)."""
+    if index_format not in INDEX_FORMATS:
+        raise ExportError(f"unknown index format {index_format!r} (one of {INDEX_FORMATS})")
     started = time.monotonic()
     selection = select(layout, run_ids)
     if not selection.warcs:
@@ -122,7 +136,8 @@ def export_wacz(layout: Layout, target: Path, run_ids: Iterable[str] = ()) -> Ex
     try:
         with os.fdopen(fd, "w+b") as stream:
             with zipfile.ZipFile(stream, "w", allowZip64=True) as package:
-                _write_package(WaczWriter(package), layout, selection, result)
+                writer = WaczWriter(package, zipnum_lines if index_format == "zipnum" else 0)
+                _write_package(writer, layout, selection, result)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp_name, target)
@@ -161,8 +176,8 @@ def _write_package(
     names = {path.name for path in selection.warcs}
     indexed: set[str] = set()
     index = layout.index / INDEX_NAME
-    result.index_lines = writer.add_lines(
-        INDEX_PATH, _index_lines(index, names, indexed), index.stat().st_size
+    result.index_lines = writer.add_index(
+        _index_lines(index, names, indexed), index.stat().st_size
     )
     for name in sorted(names - indexed):
         result.notes.append(f"warc/{name} has no line in the index: its records cannot be "
@@ -255,9 +270,31 @@ class WaczWriter:
     """Adds entries to an open ZipFile while counting and hashing their bytes, then writes the
     data package that lists them."""
 
-    def __init__(self, package: zipfile.ZipFile):
+    def __init__(self, package: zipfile.ZipFile, zipnum_lines: int = 0):
         self.package = package
+        self.zipnum_lines = zipnum_lines  # 0: a plain CDXJ index
         self.resources: list[dict[str, Any]] = []
+
+    def add_index(self, lines: Iterable[str], size_bound: int) -> int:
+        """The sorted CDXJ lines as ``indexes/index.cdxj``, or as a ZipNum index."""
+        if not self.zipnum_lines:
+            return self.add_lines(INDEX_PATH, lines, size_bound)
+        count, blocks = 0, []
+        info = _info(ZIPNUM_PATH, zipfile.ZIP_STORED)  # gzip blocks, read by offset
+        with self._entry(info, zip64=size_bound > zipfile.ZIP64_LIMIT // 2) as out:
+            block: list[str] = []
+            for line in lines:
+                block.append(line)
+                count += 1
+                if len(block) == self.zipnum_lines:
+                    blocks.append(_zipnum_block(block, out))
+                    block = []
+            if block:
+                blocks.append(_zipnum_block(block, out))
+        meta = {"format": "cdxj-gzip-1.0", "filename": Path(ZIPNUM_PATH).name}
+        header = f"!meta 0 {json.dumps(meta)}\n"
+        self.add_lines(ZIPNUM_IDX_PATH, [header, *blocks], len(blocks) * 200)
+        return count
 
     def add_file(self, source: Path, arcname: str) -> int:
         """A file copied in chunks, stored as it is (WARCs are compressed already)."""
@@ -340,6 +377,18 @@ class _DigestingEntry:
                 "hash": "sha256:" + self.hash.hexdigest(),
                 "bytes": self.size,
             })
+
+
+def _zipnum_block(lines: list[str], out: _DigestingEntry) -> str:
+    """Write one gzip member of index lines; its line of the block index."""
+    offset = out.size
+    data = gzip.compress("".join(lines).encode("utf-8"), compresslevel=6, mtime=0)
+    out.write(data)
+    key = lines[0].split(" {", 1)[0]
+    entry = {"offset": offset, "length": len(data),
+             "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+             "filename": Path(ZIPNUM_PATH).name}
+    return f"{key} {json.dumps(entry)}\n"
 
 
 def _info(arcname: str, compression: int) -> zipfile.ZipInfo:
