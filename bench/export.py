@@ -1,9 +1,9 @@
 """WACZ export of a bench archive: ``python -m bench.export [--size N] [--repeat R]``.
 
 Crawls the generated site of N articles (bench/site.py, cached as for ``make bench``) with the
-full pipeline, then times ``newsarchive export --wacz`` on that archive R times (wall, CPU, peak
-memory of the process) and reports the WARC and WACZ sizes. The archive is kept in ``--work``
-(default a temporary directory) for repeated runs.
+full pipeline, then times ``newsarchive export --wacz`` on that archive R times for each index
+format (wall, CPU, peak memory of the process) and reports the WARC and WACZ sizes. The archive
+is kept in ``--work`` (default a temporary directory) for repeated runs.
 """
 
 from __future__ import annotations
@@ -42,29 +42,34 @@ def main(argv: list[str] | None = None) -> None:
             crawled = run("crawl", crawl_command(ctx, archive, extract=True), cwd=work,
                           env=_env(), timeout=1800.0, log=work / "crawl.log")
         print(f"crawl: {crawled.wall:.1f} s, exit {crawled.returncode}")
-    target = work / "archive.wacz"
-    measured = [
-        run("export", [NEWSARCHIVE, "export", "-o", str(archive), "--wacz", str(target)],
-            cwd=work, env=_env(), log=work / "export.log")
-        for _ in range(args.repeat)
-    ]
     warc_bytes = sum(path.stat().st_size for path in (archive / "warc").glob("*.warc.gz"))
+    for index in ("cdxj", "zipnum"):
+        print(json.dumps(_measure(archive, work, index, args.repeat, warc_bytes), indent=2))
+
+
+def _measure(archive: Path, work: Path, index: str, repeat: int, warc_bytes: int) -> dict:
+    target = work / f"archive-{index}.wacz"
+    command = [NEWSARCHIVE, "export", "-o", str(archive), "--wacz", str(target), "--index", index]
+    measured = [
+        run("export", command, cwd=work, env=_env(), log=work / "export.log")
+        for _ in range(repeat)
+    ]
     with zipfile.ZipFile(target) as package:
         pages = sum(1 for _ in package.open("pages/pages.jsonl")) - 1
         entries = {info.filename: info.compress_size for info in package.infolist()}
-    report = {
-        "articles": args.size,
+    index_bytes = sum(size for name, size in entries.items() if name.startswith("indexes/"))
+    return {
+        "index": index,
         "pages": pages,
         "warc_mib": round(warc_bytes / 2**20, 1),
         "wacz_mib": round(target.stat().st_size / 2**20, 1),
-        "index_kib": round(entries["indexes/index.cdxj"] / 1024, 1),
+        "index_kib": round(index_bytes / 1024, 1),
         "pages_kib": round(entries["pages/pages.jsonl"] / 1024, 1),
         "export_s_median": round(statistics.median(m.wall for m in measured), 2),
         "export_cpu_s_median": round(statistics.median(m.cpu for m in measured), 2),
         "export_peak_rss_mib": round(max(m.peak_rss for m in measured) / 2**20, 1),
         "exit_codes": sorted({m.returncode for m in measured}),
     }
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -146,7 +146,10 @@ def export_wacz(
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp_name, target)
+        _sync_directory(target.parent)  # the rename itself survives a crash
     except OSError as exc:
+        if exc.filename and str(exc.filename) != tmp_name:  # opening a file of the archive
+            raise ExportError(f"cannot read {exc.filename}: {exc.strerror or exc}") from exc
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:
         Path(tmp_name).unlink(missing_ok=True)
@@ -166,6 +169,14 @@ def _check_target(layout: Layout, target: Path) -> None:
     for folder in (layout.warc, layout.articles, layout.index, layout.runs, layout.state):
         if parent.is_relative_to(folder.resolve()):
             raise ExportError(f"cannot write {target}: inside the archive's {folder.name}/")
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _temporary(target: Path) -> tuple[int, str]:
@@ -322,12 +333,14 @@ class WaczWriter:
             if header is not None:
                 out.write(json.dumps(header).encode() + b"\n")
             batch: list[str] = []
+            pending = 0
             for line in lines:
                 batch.append(line)
                 count += 1
-                if len(batch) >= 1000:
+                pending += len(line)
+                if pending >= CHUNK:  # written about a chunk at a time
                     out.write("".join(batch).encode("utf-8"))
-                    batch.clear()
+                    batch, pending = [], 0
             out.write("".join(batch).encode("utf-8"))
         return count
 
