@@ -129,7 +129,8 @@ def export_wacz(
     selection = select(layout, run_ids)
     if not selection.warcs:
         which = f"run(s) {', '.join(selection.runs)}" if selection.runs else "the archive"
-        raise ExportError(f"no closed WARC file in {which}: nothing to package")
+        why = f" ({'; '.join(selection.notes)})" if selection.notes else ""
+        raise ExportError(f"no closed WARC file in {which}: nothing to package{why}")
     index = layout.index / INDEX_NAME
     if not index.is_file():
         raise ExportError(f"no index at {index}: `newsarchive index -o {layout.root}` builds it")
@@ -240,8 +241,8 @@ def _pages(selection: Selection, names: set[str], notes: list[str]) -> Iterator[
                 continue
             yield json.dumps(_page(line, pointer), ensure_ascii=False) + "\n"
     if outside:
-        notes.append(f"{outside} page(s) whose response is in a WARC file of another run: "
-                     "not listed (export that run too)")
+        notes.append(f"{outside} page(s) whose response is in a WARC file not packaged (another "
+                     "run's, or one still being written): not listed")
 
 
 def _page(line: dict[str, Any], pointer: dict[str, Any]) -> dict[str, Any]:
