@@ -95,6 +95,9 @@ def full_export(archive: Archive) -> Path:
     assert result.returncode == 0, result.stderr
     assert "pages" in result.stderr and str(target) in result.stderr
     assert _snapshot(archive.output) == before  # the archive was only read
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # a new file's mode, not mkstemp's
     return target
 
 

@@ -181,10 +181,15 @@ def _sync_directory(directory: Path) -> None:
 
 
 def _temporary(target: Path) -> tuple[int, str]:
+    """A temporary file beside the target, with the mode a new file gets (mkstemp's is 0600)."""
     try:
-        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, name
 
 
 def _write_package(
