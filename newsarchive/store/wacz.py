@@ -92,7 +92,7 @@ def _select_run(layout: Layout, run_id: str, selection: Selection) -> None:
         known = sorted(path.stem for path in layout.runs.glob("*.json")) if (
             layout.runs.is_dir()) else []
         listed = ", ".join(known[-5:]) if known else "none"
-        raise ExportError(f"unknown run {run_id!r} in {layout.root} (runs: {listed})")
+        raise ExportError(f"unknown run {run_id!r} in {layout.root} (latest runs: {listed})")
     try:
         files = json.loads(manifest.read_text(encoding="utf-8")).get("files") or []
     except (OSError, ValueError) as exc:
@@ -231,8 +231,7 @@ def _index_lines(index: Path, names: set[str], seen: set[str]) -> Iterator[str]:
 
 def _pages(selection: Selection, names: set[str], notes: list[str]) -> Iterator[str]:
     """One page per archived capture (error pages left out): its URL, time, title and text.
-    Re-extractions
-    repeat the crawl's captures: they are pages only when their run was asked for."""
+    Re-extractions repeat the crawl's captures: they are pages only when their run is named."""
     outside = 0
     for path in selection.jsonl:
         for line in _jsonl(path):
