@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-replay eval clean
+.PHONY: install demo test lint bench bench-replay bench-export eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ eval: $(STAMP)
 
 bench-replay: $(STAMP)
 	$(BIN)/python -m bench.replay_lookup
+
+bench-export: $(STAMP)
+	$(BIN)/python -m bench.export
 
 clean:
 	rm -rf $(VENV) build *.egg-info

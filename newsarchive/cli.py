@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "seed": "seed",
     "reextract": "reextract",
     "eval": "evaluate",
+    "export": "export",
 }
 WORKER_MODULE = "worker"  # crawl --redis: a worker of a distributed crawl (docs/distributed.md)
 
@@ -102,6 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--replay-host", metavar="NAME",
         help="host name of the replayed pages' origin, one the app and other local services do "
         "not use (default $NEWSARCHIVE_REPLAY_HOST or replay.localhost)",
+    )
+
+    export = sub.add_parser("export", help="package the archive for other tools (WACZ)")
+    _output_option(export)
+    export.add_argument(
+        "--wacz", type=Path, required=True, metavar="FILE",
+        help="write a WACZ package (ReplayWeb.page, pywb) to FILE (.wacz)",
+    )
+    export.add_argument(
+        "--run", action="append", default=[], metavar="RUN_ID",
+        help="only this run (repeat for several; default: every run)",
+    )
+    export.add_argument(
+        "--index", choices=("cdxj", "zipnum"), default="cdxj",
+        help="cdxj: one plain index (default); zipnum: gzip blocks that ReplayWeb.page loads "
+        "as needed (large archives)",
     )
 
     seed = sub.add_parser("seed", help="push seeds into a shared Redis frontier")
