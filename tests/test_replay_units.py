@@ -353,7 +353,8 @@ def test_catalogue_browsing_queries(tmp_path: Path):
     assert catalogue.refresh(force=True) == 1
     assert catalogue.site("news.test").captures == 125
     assert catalogue.site_articles("news.test", 0, 1)[0].url == STORY
-    assert catalogue.search_articles("harbour commission", 0, 10)[0].captures == 3
+    [hit] = catalogue.search_articles("harbour commission", 0, 10)
+    assert hit.captures == 3 and hit.matched.run_id == RUN_3  # equal ranks: the latest
     (articles / f"{RUN_2}.jsonl").unlink()  # a run deleted: its captures and edits go
     catalogue.refresh(force=True)
     assert catalogue.edit_count() == 0 and catalogue.site("news.test").captures == 123

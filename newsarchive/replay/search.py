@@ -421,8 +421,9 @@ class Catalogue:
         match = fts_query(query)
         if not match:
             return []
+        # the best rank of each URL; of equal ranks (the same text), the latest capture's
         grouped = (
-            "SELECT c.url, MIN(text_index.rank), c.id FROM text_index"
+            "SELECT c.url, MIN(text_index.rank - c.id * 1e-12), c.id FROM text_index"
             " JOIN captures c ON c.id = text_index.rowid WHERE text_index MATCH ?"
             " GROUP BY c.url ORDER BY 2, c.url LIMIT ? OFFSET ?"
         )
