@@ -196,7 +196,7 @@ def over_http(root: Path, records: int, repeat: int) -> list[str]:
             ("site page, random page of 21", lambda: fetch(
                 f"{app}/site/{site}?page={random.randrange(21) + 1}")),
             ("edits page 1 (20 edits with their diffs)", lambda: fetch(f"{app}/edits")),
-            ("edits page, random page", lambda: fetch(
+            ("edits page, random page of the first 250", lambda: fetch(
                 f"{app}/edits?page={random.randrange(250) + 1}")),
             ("edits of one site", lambda: fetch(f"{app}/edits?site={site}")),
             ("edits Atom feed (50 entries with diffs)", lambda: fetch(f"{app}/edits.atom")),

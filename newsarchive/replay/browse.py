@@ -199,13 +199,12 @@ class BrowsePages:
         counts = self.catalogue.run_counts().get(run_id) if RUN_ID.match(run_id) else None
         if manifest is None and counts is None:
             return self.pages.not_found(request, "No such run in this archive.")
-        total = (counts or {}).get("pages", 0)
-        page = paging(request, PAGE_SIZE, total, 0)
-        rows = self.catalogue.run_captures(run_id, page.offset, PAGE_SIZE + 1)
-        page = paging(request, PAGE_SIZE, total, len(rows))
+        offset = (page_number(request) - 1) * PAGE_SIZE
+        rows = self.catalogue.run_captures(run_id, offset, PAGE_SIZE + 1)
         return self.pages.render(
             request, "run.html", run_id=run_id, manifest=manifest or {}, counts=counts or {},
-            rows=rows[:PAGE_SIZE], paging=page,
+            rows=rows[:PAGE_SIZE],
+            paging=paging(request, PAGE_SIZE, (counts or {}).get("pages", 0), len(rows)),
         )
 
     # -- sites and a site's articles -------------------------------------------------------------
