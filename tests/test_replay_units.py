@@ -284,6 +284,7 @@ STORY = "http://news.test/2024/05/01/harbour.html"
 FRONT = "http://news.test/"
 OTHER = "http://other.test/2024/05/01/ferry.html"
 HOSTILE_TITLE = "<script>alert(1)</script> Ferry \x0b timetable"
+FERRY_EDITED = "The ferry leaves at ten.\f]]></content><entry>\x00 <b>injected</b>"
 SEVEN = "The harbour commission voted seven to two in favour of the breakwater."
 SIX = "The harbour commission voted six to three in favour of the breakwater."
 
@@ -315,6 +316,8 @@ def _browse_lines() -> dict[str, list[dict]]:
         _line(FRONT, RUN_2, "2024-05-02T08:00:01Z", "Front page two", "changed",
               page_type="listing", title="News front",
               previous={"run_id": RUN_1, "fetched_at": "2024-05-01T08:00:01Z"}),
+        _line(OTHER, RUN_2, "2024-05-01T20:00:00Z", FERRY_EDITED, "changed",
+              title=HOSTILE_TITLE, page_type=None),  # not extracted as article: still an edit
     ]
     third = [
         _line(STORY, RUN_3, "2024-05-03T08:00:00Z", f"{intro}\n{SIX}", "unchanged",
@@ -336,8 +339,9 @@ def test_catalogue_browsing_queries(tmp_path: Path):
     catalogue = Catalogue(articles, tmp_path / "cache.sqlite")
     catalogue.refresh(force=True)
     assert [(s.site, s.articles, s.captures, s.edits) for s in catalogue.sites(0, 10)] == [
-        ("news.test", 122, 124, 1), ("other.test", 1, 1, 0)]
-    assert [e.url for e in catalogue.edits(0, 10)] == [STORY]  # the listing's change is not one
+        ("news.test", 122, 124, 1), ("other.test", 1, 2, 1)]
+    assert [e.url for e in catalogue.edits(0, 10)] == [STORY, OTHER]  # not the listing's change
+    assert [e.url for e in catalogue.edits(0, 10, "news.test")] == [STORY]
     newest = catalogue.site_articles("news.test", 0, 2)
     assert [a.url for a in newest] == [FRONT, STORY]  # latest capture first
     assert newest[1].captures == 2 and newest[1].latest.run_id == RUN_2
@@ -348,6 +352,8 @@ def test_catalogue_browsing_queries(tmp_path: Path):
     assert [h.url for h in catalogue.search_url_articles("harbour", 0, 10)] == [STORY]
     old, text = catalogue.previous(catalogue.edits(0, 1)[0])
     assert old.run_id == RUN_1 and SEVEN in text
+    old, text = catalogue.previous(catalogue.edits(1, 1)[0])  # no `previous`: the one before
+    assert old.run_id == RUN_1 and text == "The ferry leaves at nine."
     # a third run arrives while the app is open: the summaries follow, incrementally
     _write_runs(articles, {RUN_3: runs[RUN_3]})
     assert catalogue.refresh(force=True) == 1
@@ -358,6 +364,7 @@ def test_catalogue_browsing_queries(tmp_path: Path):
     (articles / f"{RUN_2}.jsonl").unlink()  # a run deleted: its captures and edits go
     catalogue.refresh(force=True)
     assert catalogue.edit_count() == 0 and catalogue.site("news.test").captures == 123
+    assert catalogue.site("other.test").captures == 1
 
 
 def test_default_comparison_is_with_the_previous_capture():
@@ -430,7 +437,8 @@ def test_browsing_pages(browse_app: str):
     _, _, site = _fetch(f"{browse_app}/site/other.test")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in site and "<script>" not in site
     _, _, edits = _fetch(f"{browse_app}/edits")
-    assert edits.count('class="edit"') == 1 and "News front" not in edits
+    assert edits.count('class="edit"') == 2 and "News front" not in edits
+    assert "&lt;b&gt;injected&lt;/b&gt;" in edits and "<b>injected" not in edits
     assert "<del>seven</del>" in edits and f"a={RUN_2}%2F1" not in edits  # compared with run 1
     for path in ("/run/nope", "/run/..%2Fx", "/site/nowhere.test", "/edits?page=x"):
         code, _, _ = _fetch(browse_app + path)
@@ -458,10 +466,13 @@ def test_edits_feed_is_atom(browse_app: str):
     assert feed.feed.updated == "2024-05-02T08:00:00Z"
     assert any(link.rel == "self" and link.href == f"{browse_app}/edits.atom"
                for link in feed.feed.links)
-    [entry] = feed.entries
+    entry, ferry = feed.entries
     assert entry.title == "Harbour plan approved" and entry.updated == "2024-05-02T08:00:00Z"
+    assert ferry.title == "<script>alert(1)</script> Ferry  timetable"  # text, not markup
+    content = ferry.content[0].value  # escaped HTML: the archived markup stays text
+    assert "&lt;b&gt;injected&lt;/b&gt;" in content and "]]&gt;&lt;/content&gt;" in content
     assert entry.link == f"{browse_app}/diff?a={RUN_1}%2F1&b={RUN_2}%2F1"
     assert "<del>seven</del>" in entry.content[0].value
-    _, _, other = _fetch(f"{browse_app}/edits.atom?site=other.test")
-    assert not feedparser.parse(other).bozo and not feedparser.parse(other).entries
+    _, _, other = _fetch(f"{browse_app}/edits.atom?site=news.test")
+    assert not feedparser.parse(other).bozo and len(feedparser.parse(other).entries) == 1
     assert feedparser.parse(other).feed.id != feed.feed.id
