@@ -387,12 +387,15 @@ def test_edits_atom_feed(archive: Replay, browser, expected):
     from selenium.webdriver.common.by import By
 
     browser.get(archive.app + "/edits")
-    href = browser.find_element(By.ID, "feed").get_attribute("href")
-    assert href == archive.app + "/edits.atom"
     discovered = browser.find_element(By.CSS_SELECTOR, 'link[type="application/atom+xml"]')
-    assert discovered.get_attribute("href") == href
+    href = discovered.get_attribute("href")
+    assert href == archive.app + "/edits.atom"
+    browser.find_element(By.ID, "feed").click()
+    _wait(browser, lambda d: d.current_url == href and d.find_elements(By.TAG_NAME, "pre"))
+    shown = browser.find_element(By.TAG_NAME, "pre").text  # Chromium shows the XML as text
     code, headers, body = _get(href)
     assert code == 200 and headers["content-type"].startswith("application/atom+xml")
+    assert shown.strip() == body.decode("utf-8").strip()
     feed = feedparser.parse(body)
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10" and feed.feed.id and feed.feed.updated
