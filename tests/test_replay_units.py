@@ -473,6 +473,11 @@ def test_edits_feed_is_atom(browse_app: str):
     assert "&lt;b&gt;injected&lt;/b&gt;" in content and "]]&gt;&lt;/content&gt;" in content
     assert entry.link == f"{browse_app}/diff?a={RUN_1}%2F1&b={RUN_2}%2F1"
     assert "<del>seven</del>" in entry.content[0].value
+    request = urllib.request.Request(f"{browse_app}/edits.atom",
+                                     headers={"If-None-Match": headers["etag"]})
+    with pytest.raises(urllib.error.HTTPError) as unchanged:
+        urllib.request.urlopen(request, timeout=10)
+    assert unchanged.value.code == 304  # a feed reader polling an unchanged feed
     _, _, other = _fetch(f"{browse_app}/edits.atom?site=news.test")
     assert not feedparser.parse(other).bozo and len(feedparser.parse(other).entries) == 1
     assert feedparser.parse(other).feed.id != feed.feed.id

@@ -8,6 +8,7 @@ archive app, these are rendered by Jinja2 with autoescaping and sent under the a
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -260,15 +261,22 @@ class BrowsePages:
         """The latest edits as Atom 1.0 (RFC 4287): one entry per edit, linking to its diff."""
         self.catalogue.refresh()
         site = request.query_params.get("site", "")[:300] or None
-        edits = load_edits(self.catalogue, self.catalogue.edits(0, FEED_SIZE, site))
+        rows = self.catalogue.edits(0, FEED_SIZE, site)
         app = self.pages.app_origin(request)
+        # feed readers poll: an unchanged feed is answered 304 before any diff is computed
+        tag = hashlib.sha1("\n".join([app, *(row.capture_id for row in rows)]).encode())
+        etag = f'"{tag.hexdigest()[:24]}"'
+        if etag in request.headers.get("if-none-match", ""):
+            return self.pages.respond(request, Response(status_code=304, headers={"ETag": etag}))
+        edits = load_edits(self.catalogue, rows)
         query = f"?{urlencode({'site': site})}" if site else ""
         xml = self.pages.templates.get_template("edits.atom").render(
             app=app, site=site, query=query, edits=edits, shown=CHANGED_ROWS_SHOWN,
             feed_id=self._feed_id(site), entry_id=self._entry_id,
             updated=rfc3339(edits[0].new.fetched_at) if edits else rfc3339(None),
         )
-        return self.pages.respond(request, Response(xml, media_type=ATOM_TYPE))
+        return self.pages.respond(
+            request, Response(xml, media_type=ATOM_TYPE, headers={"ETag": etag}))
 
     def _feed_id(self, site: str | None) -> str:
         """Stable for one archive (its path) and site filter."""
