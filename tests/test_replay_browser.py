@@ -322,6 +322,15 @@ def test_home_to_run_page_to_article(archive: Replay, browser, expected):
     seed = next(row for row in rows if _seed_title(expected) in row.text)
     assert "changed" in seed.text and "200" in seed.text and "127.0.0.1" in seed.text
     _doc_shot(browser, "browse-run")
+    changed = [line for line in _lines(archive)
+               if line["run_id"] == newest and line.get("change") == "changed"]
+    link = browser.find_element(By.CSS_SELECTOR, '#change-filter a[href$="?change=changed"]')
+    assert link.text == f"changed ({len(changed)})"
+    link.click()
+    _wait(browser, lambda d: "change=changed" in d.current_url)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#run-articles tbody tr")
+    assert len(rows) == len(changed) and all("changed" in row.text for row in rows)
+    seed = next(row for row in rows if _seed_title(expected) in row.text)
     seed.find_element(By.PARTIAL_LINK_TEXT, _seed_title(expected)).click()
     _wait(browser, lambda d: d.find_elements(By.ID, "title"))
     assert browser.find_element(By.ID, "title").text == _seed_title(expected)

@@ -432,6 +432,13 @@ def test_browsing_pages(browse_app: str):
     _, _, run = _fetch(f"{browse_app}/run/{RUN_1}?page=3")
     assert run.count("<tr><td>") == 23 and "page 3 of 3" in run and 'rel="next"' not in run
     assert "Brief 119" in run and "Brief 76" not in run
+    _, _, changed = _fetch(f"{browse_app}/run/{RUN_2}?change=changed")
+    assert changed.count("<tr><td>") == 3 and "<b>changed (3)</b>" in changed
+    assert "2 of the changed are edits" in changed  # the front page's change is not one
+    _, _, unchanged = _fetch(f"{browse_app}/run/{RUN_2}?change=unchanged")
+    assert "No capture on this page." in unchanged
+    _, _, bogus = _fetch(f"{browse_app}/run/{RUN_2}?change=%27%20OR%201")
+    assert bogus.count("<tr><td>") == 3 and "<b>all (3)</b>" in bogus
     _, _, sites = _fetch(f"{browse_app}/sites")
     assert 'href="/site/news.test"' in sites and 'href="/edits?site=news.test"' in sites
     _, _, site = _fetch(f"{browse_app}/site/other.test")

@@ -26,8 +26,10 @@ from starlette.routing import Route
 from newsarchive.replay.diff import TextDiff, diff_texts
 from newsarchive.replay.lookup import TIMESTAMP_DIGITS
 from newsarchive.replay.search import RUN_ID, CaptureRow, Catalogue, site_of
+from newsarchive.schedule.changes import CHANGED, NEW, UNCHANGED
 
 PAGE_SIZE = 50
+CHANGES = (NEW, CHANGED, UNCHANGED)  # a run page lists all its captures, or those of one
 EDITS_PAGE_SIZE = 20
 FEED_SIZE = 50
 MAX_PAGE = 100_000
@@ -200,12 +202,16 @@ class BrowsePages:
         counts = self.catalogue.run_counts().get(run_id) if RUN_ID.match(run_id) else None
         if manifest is None and counts is None:
             return self.pages.not_found(request, "No such run in this archive.")
+        change = request.query_params.get("change")
+        change = change if change in CHANGES else None
+        counts = counts or {}
         offset = (page_number(request) - 1) * PAGE_SIZE
-        rows = self.catalogue.run_captures(run_id, offset, PAGE_SIZE + 1)
+        rows = self.catalogue.run_captures(run_id, offset, PAGE_SIZE + 1, change)
+        total = counts.get(change or "pages", 0)
         return self.pages.render(
-            request, "run.html", run_id=run_id, manifest=manifest or {}, counts=counts or {},
-            rows=rows[:PAGE_SIZE],
-            paging=paging(request, PAGE_SIZE, (counts or {}).get("pages", 0), len(rows)),
+            request, "run.html", run_id=run_id, manifest=manifest or {}, counts=counts,
+            rows=rows[:PAGE_SIZE], change=change, changes=CHANGES,
+            paging=paging(request, PAGE_SIZE, total, len(rows), change=change),
         )
 
     # -- sites and a site's articles -------------------------------------------------------------

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS captures (
 );
 CREATE INDEX IF NOT EXISTS captures_url ON captures (url, fetched_at);
 CREATE INDEX IF NOT EXISTS captures_final_url ON captures (final_url);
+CREATE INDEX IF NOT EXISTS captures_run_change ON captures (run_id, change, line_no);
 CREATE INDEX IF NOT EXISTS captures_edits ON captures (fetched_at) WHERE edit = 1;
 CREATE INDEX IF NOT EXISTS captures_site_edits ON captures (site, fetched_at) WHERE edit = 1;
 CREATE TABLE IF NOT EXISTS articles (
@@ -330,11 +331,15 @@ class Catalogue:
     # -- browsing: runs, sites, articles, edits --------------------------------------------------
     # Every list is read a page at a time (``offset``, ``limit``) from an index: each page costs
     # the same on an archive of 100,000 captures as on one of ten.
-    def run_captures(self, run_id: str, offset: int, limit: int) -> list[CaptureRow]:
-        """A run's captures in the order it made them (its JSONL line order)."""
-        sql = (f"SELECT {self._COLUMNS} FROM captures WHERE run_id = ?"
+    def run_captures(self, run_id: str, offset: int, limit: int,
+                     change: str | None = None) -> list[CaptureRow]:
+        """A run's captures in the order it made them (its JSONL line order), all or those
+        with this ``change``."""
+        where, args = ("run_id = ? AND change = ?", (run_id, change)) if change else (
+            "run_id = ?", (run_id,))
+        sql = (f"SELECT {self._COLUMNS} FROM captures WHERE {where}"
                " ORDER BY line_no LIMIT ? OFFSET ?")
-        return self._rows(sql, (run_id, limit, offset))
+        return self._rows(sql, (*args, limit, offset))
 
     def sites(self, offset: int, limit: int) -> list[SiteRow]:
         sql = ("SELECT site, articles, captures, edits, latest_fetched FROM sites"
@@ -481,10 +486,12 @@ class Catalogue:
         return (_row(row[:-1]), row[-1] or "") if row else None
 
     def run_counts(self) -> dict[str, dict[str, int]]:
-        """Pages per run (all, OK, failed, with text); recomputed only after new lines."""
+        """Pages per run (all, OK, failed, with text, new, changed, unchanged, edits);
+        recomputed only after new lines."""
         sql = (
             "SELECT run_id, COUNT(*), SUM(status >= 200 AND status < 400),"
-            " SUM(status IS NULL OR status >= 400), SUM(has_text)"
+            " SUM(status IS NULL OR status >= 400), SUM(has_text), SUM(change = 'new'),"
+            " SUM(change = 'changed'), SUM(change = 'unchanged'), SUM(edit)"
             " FROM captures GROUP BY run_id"
         )
         with self._lock:
@@ -496,10 +503,9 @@ class Catalogue:
 
     @staticmethod
     def _counts(rows: list[tuple]) -> dict[str, dict[str, int]]:
-        return {
-            run: {"pages": pages, "ok": ok or 0, "failed": failed or 0, "with_text": texts or 0}
-            for run, pages, ok, failed, texts in rows
-        }
+        names = ("pages", "ok", "failed", "with_text", "new", "changed", "unchanged", "edits")
+        return {run: {name: value or 0 for name, value in zip(names, values, strict=True)}
+                for run, *values in rows}
 
     def count(self) -> int:
         with self._lock:
