@@ -185,12 +185,14 @@ def over_http(root: Path, records: int, repeat: int) -> list[str]:
         def search() -> None:
             fetch(f"{app}/?q={'+'.join(random.sample(WORDS, 2))}")
 
-        site = "news7.test"
+        site, second_run = "news7.test", RECAPTURES[0][0]
         browsing = [
             ("home page (runs; counts cached until new lines arrive)", lambda: fetch(f"{app}/")),
             ("run page 1 (50 captures)", lambda: fetch(f"{app}/run/{RUN_ID}")),
             ("run page, random page of 2000", lambda: fetch(
                 f"{app}/run/{RUN_ID}?page={random.randrange(2000) + 1}")),
+            ("run page, changed only, random page of 50", lambda: fetch(
+                f"{app}/run/{second_run}?change=changed&page={random.randrange(50) + 1}")),
             ("sites page (97 sites, 50 a page)", lambda: fetch(f"{app}/sites")),
             ("site page 1 (50 articles)", lambda: fetch(f"{app}/site/{site}")),
             ("site page, random page of 21", lambda: fetch(

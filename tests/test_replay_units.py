@@ -434,7 +434,7 @@ def test_browsing_pages(browse_app: str):
     assert "Brief 119" in run and "Brief 76" not in run
     _, _, changed = _fetch(f"{browse_app}/run/{RUN_2}?change=changed")
     assert changed.count("<tr><td>") == 3 and "<b>changed (3)</b>" in changed
-    assert "2 of the changed are edits" in changed  # the front page's change is not one
+    assert "edits of articles: 2" in changed  # the front page's change is not one
     _, _, unchanged = _fetch(f"{browse_app}/run/{RUN_2}?change=unchanged")
     assert "No capture on this page." in unchanged
     _, _, bogus = _fetch(f"{browse_app}/run/{RUN_2}?change=%27%20OR%201")
