@@ -441,15 +441,9 @@ class Catalogue:
         match = fts_query(query)
         if not match:
             return []
-        # the best rank of each URL; of equal ranks (the same text), the latest capture's
-        grouped = (
-            "SELECT c.url, MIN(text_index.rank - c.id * 1e-12), c.id FROM text_index"
-            " JOIN captures c ON c.id = text_index.rowid WHERE text_index MATCH ?"
-            " GROUP BY c.url ORDER BY 2, c.url LIMIT ? OFFSET ?"
-        )
         with self._lock:
-            best = self._db.execute(grouped, (match, limit, offset)).fetchall()
-            ids = [row[2] for row in best]
+            best = self._best_per_url(match, offset + limit)[offset:offset + limit]
+            ids = [capture_id for _url, capture_id in best]
             marks = ", ".join("?" for _ in ids)
             snippets = self._db.execute(
                 f"SELECT text_index.rowid, {_prefixed(self._COLUMNS)},"
@@ -459,13 +453,35 @@ class Catalogue:
                 (MARK_START, MARK_END, match, *ids),
             ).fetchall()
         matched = {row[0]: (_row(row[1:-1]), row[-1]) for row in snippets}
-        articles = self.articles([row[0] for row in best])
+        articles = self.articles([url for url, _id in best])
         hits = []
-        for url, _rank, capture_id in best:
+        for url, capture_id in best:
             if url in articles and capture_id in matched:
                 row, snippet = matched[capture_id]
                 hits.append(replace(articles[url], matched=row, snippet=snippet))
         return hits
+
+    def _best_per_url(self, match: str, wanted: int) -> list[tuple[str, int]]:
+        """(URL, capture id) of the best-ranked capture of each URL, best first, at least
+        ``wanted`` of them when there are: read from a window of the ranked matches, widened
+        until it holds enough URLs (grouping every match in SQL costs as much again as ranking
+        them). Of equal ranks (the same text), the latest capture."""
+        window = max(wanted * 4, 40)
+        while True:
+            rows = self._db.execute(
+                "SELECT r.rowid, c.url, r.rank FROM (SELECT rowid, rank FROM text_index"
+                " WHERE text_index MATCH ? ORDER BY rank LIMIT ?) r"
+                " JOIN captures c ON c.id = r.rowid ORDER BY r.rank",
+                (match, window),
+            ).fetchall()
+            best: dict[str, tuple[float, int]] = {}
+            for capture_id, url, rank in rows:  # best rank first
+                kept = best.get(url)
+                if kept is None or (rank == kept[0] and capture_id > kept[1]):
+                    best[url] = (rank, capture_id)
+            if len(best) >= wanted or len(rows) < window:
+                return [(url, capture_id) for url, (_rank, capture_id) in best.items()]
+            window *= 4
 
     def search_url_articles(self, fragment: str, offset: int, limit: int) -> list[ArticleRow]:
         """Search by any part of the URL (requested or final), one hit per article."""
