@@ -375,22 +375,20 @@ def test_catalogue_browsing_queries(tmp_path: Path):
 
 def test_grouped_search_reads_past_many_captures_of_one_article(tmp_path: Path):
     articles = tmp_path / "articles"
-    runs = {f"202405{day:02d}T080000Z-aaaa": [
-        _line(STORY, f"202405{day:02d}T080000Z-aaaa", f"2024-05-{day:02d}T08:00:00Z",
-              "Lighthouse lighthouse.", "unchanged"),
-        *(_line(f"http://news.test/{day}-{n}.html", f"202405{day:02d}T080000Z-aaaa",
-                f"2024-05-{day:02d}T09:00:00Z", f"A lighthouse and {n} boats in the bay.",
-                "new", title=f"Boats {day}-{n}") for n in range(2)),
-    ] for day in range(1, 29)}  # the story's 28 captures rank above all 56 other pages
-    _write_runs(articles, runs)
+    story = [_line(STORY, RUN_1, f"2024-05-01T08:{n // 60:02d}:{n % 60:02d}Z",
+                   "Lighthouse lighthouse.", "unchanged") for n in range(100)]
+    others = [_line(f"http://news.test/{n}.html", RUN_1, "2024-05-01T09:00:00Z",
+                    f"A lighthouse and {n} boats in the bay.", "new", title=f"Boats {n}")
+              for n in range(30)]
+    _write_runs(articles, {RUN_1: story + others})  # 100 captures of one URL rank first
     catalogue = Catalogue(articles, tmp_path / "cache.sqlite")
     catalogue.refresh(force=True)
     first = catalogue.search_articles("lighthouse", 0, 20)
-    assert len(first) == 20 and first[0].url == STORY and first[0].captures == 28
-    assert first[0].matched.run_id == "20240528T080000Z-aaaa"  # equal ranks: the latest
+    assert len(first) == 20 and first[0].url == STORY and first[0].captures == 100
+    assert first[0].matched.line_no == 100  # of equal ranks, the latest capture
     rest = catalogue.search_articles("lighthouse", 20, 100)
     urls = [hit.url for hit in first + rest]
-    assert len(urls) == len(set(urls)) == 57
+    assert len(urls) == len(set(urls)) == 31
 
 
 def test_default_comparison_is_with_the_previous_capture():
