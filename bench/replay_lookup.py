@@ -7,7 +7,12 @@ and CDXJ indexer, one JSONL line per record, then measures:
 - lookup + opening the record by offset + reading its payload,
 - over HTTP against a running ``newsarchive replay``: the article page of a capture (catalogue
   query, timeline, index lookup, template) and the raw replay of a page (lookup, WARC read,
-  rewriting).
+  rewriting), and the browsing pages (home, a run's captures, sites, a site's articles, edits,
+  the edits feed, search grouped by article).
+
+Two later runs re-capture a quarter and an eighth of the pages (JSONL lines only: the catalogue
+is built from the JSONL), a fifth of them with edited text, so that articles have several
+captures and the edits pages have edits to list.
 
 Reports median, 95th percentile and maximum in milliseconds. The archive is kept in
 ``--dir`` (default a temporary directory) so repeated runs can skip the build.
@@ -36,6 +41,7 @@ from newsarchive.replay.lookup import ArchiveReader
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
 
 RUN_ID = "20240101T000000Z-beef"
+RECAPTURES = (("20240201T000000Z-beef", 4), ("20240301T000000Z-beef", 8))  # run, every nth page
 START = datetime(2024, 1, 1, tzinfo=UTC)
 WORDS = ("harbour council ferry budget breakwater vote storm museum festival market tide "
          "lifeboat quay dredging berth fishermen commission report island bus").split()
@@ -78,6 +84,42 @@ def build(root: Path, records: int) -> None:
     warc.close()
     merge_into_index(root / "index", lines)
     print(f"built {records} records in {time.monotonic() - started:.1f}s", file=sys.stderr)
+
+
+def build_recaptures(root: Path) -> int:
+    """Later runs' JSONL lines for every nth page of the first run: a fifth of them edited
+    (``changed``, a few words replaced), the others ``unchanged``. Returns lines written."""
+    rng = random.Random(3)
+    written = 0
+    texts: dict[str, tuple[str, str, str]] = {}  # url -> (run, fetched_at, text) of the last
+    for run_number, (run_id, every) in enumerate(RECAPTURES, start=1):
+        target = root / "articles" / f"{run_id}.jsonl"
+        with (open(root / "articles" / f"{RUN_ID}.jsonl", encoding="utf-8") as first,
+              open(target, "w", encoding="utf-8") as out):
+            for number, raw in enumerate(first):
+                if number % every:
+                    continue
+                line = json.loads(raw)
+                url = line["url"]
+                before_run, before_at, text = texts.get(url, (RUN_ID, line["fetched_at"],
+                                                              line["text"]))
+                when = (START + timedelta(days=31 * run_number, seconds=number)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ")
+                edited = rng.random() < 0.2
+                if edited:
+                    words = text.split()
+                    for _ in range(3):
+                        words[rng.randrange(len(words))] = rng.choice(WORDS).upper()
+                    text = " ".join(words)
+                    texts[url] = (run_id, when, text)
+                out.write(json.dumps({
+                    **line, "run_id": run_id, "fetched_at": when, "text": text,
+                    "page_type": "article", "change": "changed" if edited else "unchanged",
+                    "previous": {"run_id": before_run, "fetched_at": before_at},
+                    **({"diff": {"added": 1, "removed": 1}} if edited else {}),
+                }) + "\n")
+                written += 1
+    return written
 
 
 def timed(function: Callable[[], object], repeat: int) -> list[float]:
@@ -155,14 +197,37 @@ def over_http(root: Path, records: int, repeat: int) -> list[str]:
         def search() -> None:
             fetch(f"{app}/?q={'+'.join(random.sample(WORDS, 2))}")
 
+        site, second_run = "news7.test", RECAPTURES[0][0]
+        browsing = [
+            ("home page (runs; counts cached until new lines arrive)", lambda: fetch(f"{app}/")),
+            ("run page 1 (50 captures)", lambda: fetch(f"{app}/run/{RUN_ID}")),
+            ("run page, random page of 2000", lambda: fetch(
+                f"{app}/run/{RUN_ID}?page={random.randrange(2000) + 1}")),
+            ("run page, changed only, random page of 50", lambda: fetch(
+                f"{app}/run/{second_run}?change=changed&page={random.randrange(50) + 1}")),
+            ("sites page (97 sites, 50 a page)", lambda: fetch(f"{app}/sites")),
+            ("site page 1 (50 articles)", lambda: fetch(f"{app}/site/{site}")),
+            ("site page, random page of 21", lambda: fetch(
+                f"{app}/site/{site}?page={random.randrange(21) + 1}")),
+            ("edits page 1 (20 edits with their diffs)", lambda: fetch(f"{app}/edits")),
+            ("edits page, random page of the first 250", lambda: fetch(
+                f"{app}/edits?page={random.randrange(250) + 1}")),
+            ("edits of one site", lambda: fetch(f"{app}/edits?site={site}")),
+            ("edits Atom feed (50 entries with diffs)", lambda: fetch(f"{app}/edits.atom")),
+        ]
+
         return [
             f"server start, catalogue built from the JSONL: {ready:.1f}s (cached afterwards)",
             report("HTTP: article page /capture/...", timed(article, repeat)),
             report("HTTP: raw replay /web/... (rewritten)", timed(raw_page, repeat)),
-            report("HTTP: full-text search, 50 hits", timed(search, max(repeat // 10, 5))),
+            report("HTTP: full-text search, 20 articles (grouped)",
+                   timed(search, max(repeat // 10, 5))),
             report("HTTP: search by URL substring", timed(
                 lambda: fetch(f"{app}/?url=story-{random.randrange(records)}"), repeat)),
-            report("HTTP: home page (runs)", timed(lambda: fetch(f"{app}/"), repeat)),
+            report("HTTP: search by URL, one site (20 of 1031 articles)", timed(
+                lambda: fetch(f"{app}/?url=news{random.randrange(97)}.test"), repeat)),
+            *(report(f"HTTP: {name}", timed(page, max(repeat // 3, 5)))
+              for name, page in browsing),
         ]
     finally:
         server.terminate()
@@ -179,8 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         root = args.dir or Path(tmp)
         if not (root / "index" / "index.cdxj").exists():
             build(root, args.records)
+        if not (root / "articles" / f"{RECAPTURES[-1][0]}.jsonl").exists():
+            print(f"later runs: {build_recaptures(root)} JSONL lines", file=sys.stderr)
         random.seed(2)
-        lines = [f"archive: {args.records} response records, "
+        captures = sum(1 for path in (root / "articles").glob("*.jsonl") for _ in open(path))
+        lines = [f"archive: {args.records} response records, {captures} JSONL captures, "
                  f"{sum(1 for _ in open(root / 'index' / 'index.cdxj'))} index lines, "
                  f"{sum(p.stat().st_size for p in (root / 'warc').glob('*')) / 1e6:.0f} MB WARC"]
         lines += in_process(root, args.records, args.repeat)

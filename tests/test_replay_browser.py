@@ -291,6 +291,165 @@ def test_diff_between_two_captures(archive: Replay, browser, expected):
     _shot(browser, "07-diff-inline")
 
 
+# -- browsing: runs, sites, edits, the edits feed, grouped search ----------------------------
+DOC_SHOTS = (1000, 860)  # the screenshots of docs/replay.md (docs/images/) are taken at this size
+
+
+def _doc_shot(driver, name: str) -> None:
+    driver.set_window_size(*DOC_SHOTS)
+    try:
+        driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    finally:
+        driver.set_window_size(1280, 1000)
+
+
+def _lines(archive: Replay) -> list[dict]:
+    return [line for line in archive.runs[-1].jsonl_lines()]
+
+
+def _edited_urls(archive: Replay) -> list[str]:
+    return [line["url"] for line in _lines(archive) if line.get("change") == "changed"
+            and line.get("text") and line.get("page_type") in (None, "article")]
+
+
+def _checked(driver, name: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f'input[name="{name}"]:checked').get_attribute(
+        "value")
+
+
+def test_home_to_run_page_to_article(archive: Replay, browser, expected):
+    from selenium.webdriver.common.by import By
+
+    first, newest = (m["run_id"] for m in archive.runs[-1].manifests())
+    browser.get(archive.app + "/")
+    browser.find_element(By.LINK_TEXT, newest).click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "run-articles"))
+    assert browser.current_url == f"{archive.app}/run/{newest}"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#run-articles tbody tr")
+    assert len(rows) == sum(1 for line in _lines(archive) if line["run_id"] == newest)
+    seed = next(row for row in rows if _seed_title(expected) in row.text)
+    assert "changed" in seed.text and "200" in seed.text and "127.0.0.1" in seed.text
+    _doc_shot(browser, "browse-run")
+    changed = [line for line in _lines(archive)
+               if line["run_id"] == newest and line.get("change") == "changed"]
+    link = browser.find_element(By.CSS_SELECTOR, '#change-filter a[href$="?change=changed"]')
+    assert link.text == f"changed ({len(changed)})"
+    link.click()
+    _wait(browser, lambda d: "change=changed" in d.current_url)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#run-articles tbody tr")
+    assert len(rows) == len(changed) and all("changed" in row.text for row in rows)
+    seed = next(row for row in rows if _seed_title(expected) in row.text)
+    seed.find_element(By.PARTIAL_LINK_TEXT, _seed_title(expected)).click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "title"))
+    assert browser.find_element(By.ID, "title").text == _seed_title(expected)
+    assert browser.current_url.startswith(f"{archive.app}/capture/{newest}/")
+    # a changed capture is compared, by default, with the capture it changed from
+    assert _checked(browser, "a").startswith(first + "/")
+    assert _checked(browser, "b") == browser.current_url.split("/capture/", 1)[1]
+    browser.find_element(By.ID, "changes").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "diff"))
+    assert not browser.find_elements(By.ID, "identical")
+    assert "seven" in " ".join(e.text for e in browser.find_elements(By.TAG_NAME, "del"))
+
+
+def test_sites_to_site_to_article(archive: Replay, browser, expected):
+    from urllib.parse import urlsplit
+
+    from selenium.webdriver.common.by import By
+
+    articles = {line["url"] for line in _lines(archive)
+                if urlsplit(line["url"]).hostname == "127.0.0.1"}
+    browser.get(archive.app + "/")
+    browser.find_element(By.LINK_TEXT, "Sites").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "sites"))
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#sites tbody tr")
+               if r.text.startswith("127.0.0.1 "))
+    assert row.text.split()[1] == str(len(articles))
+    _doc_shot(browser, "browse-sites")
+    row.find_element(By.LINK_TEXT, "127.0.0.1").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "site-articles"))
+    listed = browser.find_elements(By.CSS_SELECTOR, "#site-articles tbody tr")
+    assert len(listed) == min(len(articles), 50)
+    seed = [r for r in listed if _seed_title(expected) in r.text]
+    assert len(seed) == 1  # one row per article, its two captures counted
+    assert seed[0].find_elements(By.TAG_NAME, "td")[1].text == "2"
+    _doc_shot(browser, "browse-site")
+    seed[0].find_element(By.PARTIAL_LINK_TEXT, _seed_title(expected)).click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "title"))
+    assert EDITED_TO in browser.find_element(By.ID, "text").text  # the latest capture
+
+
+def test_edits_to_diff(archive: Replay, browser, expected):
+    from selenium.webdriver.common.by import By
+
+    browser.get(archive.app + "/")
+    browser.find_element(By.LINK_TEXT, "Edits").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "article.edit"))
+    edits = browser.find_elements(By.CSS_SELECTOR, "article.edit")
+    assert len(edits) == len(_edited_urls(archive)) >= 1  # listings' changes are not edits
+    seed = next(e for e in edits if _seed_title(expected) in e.text)
+    assert [d.text for d in seed.find_elements(By.TAG_NAME, "del")] == ["seven", "two"]
+    assert [i.text for i in seed.find_elements(By.TAG_NAME, "ins")] == ["six", "three"]
+    _doc_shot(browser, "browse-edits")
+    seed.find_element(By.LINK_TEXT, "full diff").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "diff"))
+    assert not browser.find_elements(By.ID, "identical")
+    table = browser.find_element(By.ID, "diff")
+    assert "seven" in " ".join(e.text for e in table.find_elements(By.TAG_NAME, "del"))
+    assert "six" in " ".join(e.text for e in table.find_elements(By.TAG_NAME, "ins"))
+
+
+def test_edits_atom_feed(archive: Replay, browser, expected):
+    import feedparser
+    from selenium.webdriver.common.by import By
+
+    browser.get(archive.app + "/edits")
+    discovered = browser.find_element(By.CSS_SELECTOR, 'link[type="application/atom+xml"]')
+    href = discovered.get_attribute("href")
+    assert href == archive.app + "/edits.atom"
+    browser.find_element(By.ID, "feed").click()
+    _wait(browser, lambda d: d.current_url == href and d.find_elements(By.TAG_NAME, "pre"))
+    shown = browser.find_element(By.TAG_NAME, "pre").text  # Chromium shows the XML as text
+    code, headers, body = _get(href)
+    assert code == 200 and headers["content-type"].startswith("application/atom+xml")
+    assert shown.strip() == body.decode("utf-8").strip()
+    feed = feedparser.parse(body)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10" and feed.feed.id and feed.feed.updated
+    assert [link.href for link in feed.feed.links if link.rel == "self"] == [href]
+    assert len(feed.entries) == len(_edited_urls(archive))
+    entry = next(e for e in feed.entries if e.title == _seed_title(expected))
+    assert entry.id.startswith("urn:uuid:") and entry.updated
+    assert "<del>seven</del>" in entry.content[0].value
+    browser.get(entry.link)
+    _wait(browser, lambda d: d.find_elements(By.ID, "diff"))
+    assert browser.current_url.startswith(archive.app + "/diff?")
+    assert "six" in " ".join(e.text for e in browser.find_elements(By.TAG_NAME, "ins"))
+
+
+def test_search_lists_each_article_once(archive: Replay, browser, expected):
+    from selenium.webdriver.common.by import By
+
+    newest = archive.runs[-1].manifests()[-1]["run_id"]
+    browser.get(archive.app + "/")
+    box = browser.find_element(By.NAME, "q")
+    box.send_keys("harbour commission")
+    box.submit()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results .hits li"))
+    hits = browser.find_elements(By.CSS_SELECTOR, "#results .hits > li")
+    urls = [hit.find_element(By.CSS_SELECTOR, ".url").text.split(" · ")[0] for hit in hits]
+    assert len(urls) == len(set(urls))  # captures of one article grouped
+    seed = [hit for hit in hits if _seed_title(expected) in hit.text]
+    assert len(seed) == 1 and "2 captures" in seed[0].text
+    captures = seed[0].find_elements(By.CSS_SELECTOR, ".hitcaptures a")
+    assert f"/capture/{newest}/" in captures[0].get_attribute("href")  # latest first
+    title = seed[0].find_element(By.CSS_SELECTOR, "a.title").get_attribute("href")
+    assert f"/capture/{newest}/" in title
+    _doc_shot(browser, "browse-search")
+
+
 def test_archived_script_cannot_reach_the_app(archive: Replay, browser):
     from selenium.webdriver.common.by import By
 

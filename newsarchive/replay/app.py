@@ -24,14 +24,18 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from newsarchive.replay.browse import BrowsePages, default_comparison, page_number, paging
 from newsarchive.replay.diff import diff_texts
 from newsarchive.replay.lookup import TIMESTAMP_DIGITS, ArchiveReader, NotArchived
 from newsarchive.replay.replayer import Replayer
 from newsarchive.replay.rewrite import FRAME_MODE, parse_replay_path
 from newsarchive.replay.search import MARK_END, MARK_START, RUN_ID, CaptureRow, Catalogue
+from newsarchive.schedule.changes import CHANGED
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ORIGINS_SCOPE_KEY = "newsarchive.origins"
+SEARCH_PAGE_SIZE = 20
+HIT_CAPTURES = 5  # captures listed under a search hit, newest first
 CAPTURE_ID = re.compile(r"^(?P<run>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})/(?P<line>\d{1,9})$")
 
 
@@ -112,6 +116,13 @@ class Pages:
     def not_found(self, request: Request, message: str) -> HTMLResponse:
         return self.render(request, "error.html", status=404, message=message)
 
+    def respond(self, request: Request, response: Response) -> Response:
+        """Any response (a feed, a download) under the app's headers."""
+        return self._with_policy(response, origins_of(request))
+
+    def app_origin(self, request: Request) -> str:
+        return origins_of(request).app
+
     # -- home and search -------------------------------------------------------------------------
     async def home(self, request: Request) -> Response:
         return await _in_thread(self._home, request)
@@ -125,6 +136,11 @@ class Pages:
         runs = sorted(self.site.manifests(), key=lambda m: m.get("started") or "", reverse=True)
         listed = {run["run_id"] for run in runs}
         unfinished = sorted((run for run in counts if run not in listed), reverse=True)
+        offset = (page_number(request) - 1) * SEARCH_PAGE_SIZE
+        text_hits = catalogue.search_articles(text, offset, SEARCH_PAGE_SIZE + 1) if text else None
+        url_hits = catalogue.search_url_articles(url, offset, SEARCH_PAGE_SIZE + 1) if url else None
+        shown = len(text_hits or url_hits or [])
+        hits = (text_hits or url_hits or [])[:SEARCH_PAGE_SIZE]
         return self.render(
             request,
             "home.html",
@@ -133,8 +149,10 @@ class Pages:
             counts=counts,
             q=text,
             url=url,
-            text_hits=catalogue.search_text(text) if text else None,
-            url_hits=catalogue.search_url(url) if url else None,
+            text_hits=text_hits[:SEARCH_PAGE_SIZE] if text_hits is not None else None,
+            url_hits=url_hits[:SEARCH_PAGE_SIZE] if url_hits is not None else None,
+            hit_captures={hit.url: catalogue.captures_of(hit.url, HIT_CAPTURES) for hit in hits},
+            paging=paging(request, SEARCH_PAGE_SIZE, None, shown, q=text, url=url),
             index_hits=self.site.archive.captures(url) if url.startswith("http") else [],
             total=catalogue.count(),
         )
@@ -151,6 +169,8 @@ class Pages:
         row, text = found
         timeline = self.site.catalogue.timeline(row.url, row.final_url or "")
         replay_url = row.final_url or row.url
+        previous = self.site.catalogue.previous(row) if row.line.get("change") == CHANGED else None
+        compare_from, compare_to = default_comparison(row, timeline, previous and previous[0])
         return self.render(
             request,
             "capture.html",
@@ -158,6 +178,9 @@ class Pages:
             line=row.line,
             text=text,
             timeline=timeline,
+            compare_from=compare_from,
+            compare_to=compare_to,
+            previous=previous and previous[0],
             replay_ts=_timestamp(row.line.get("fetched_at")),
             replay_url=replay_url,
             index_captures=self.site.archive.captures(replay_url),
@@ -302,9 +325,11 @@ def _timestamp(iso: str | None) -> str:
 
 def archive_app(site: Site) -> Starlette:
     pages = Pages(site)
+    browse = BrowsePages(pages)
     return Starlette(
         routes=[
             Route("/", pages.home),
+            *browse.routes(),
             Route("/capture/{run_id}/{line:int}", pages.capture),
             Route("/diff", pages.diff),
             Route("/captures", pages.captures),
