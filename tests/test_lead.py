@@ -92,3 +92,15 @@ def test_a_description_that_is_a_notice_is_not_a_lead() -> None:
     notice = "Subscribe to our newsletter and get the most important news of the day by e-mail."
     text = text_of(page(f"<p>{notice}</p>", description=notice))
     assert "newsletter" not in text
+
+
+def test_the_lead_follows_a_headline_the_text_starts_with() -> None:
+    body = (
+        "<html><head><meta charset='utf-8'><title>Council passes budget</title>"
+        f"<meta name='description' content='{LEAD}'></head><body>"
+        f"<div class='article-head'><p>{LEAD}</p></div><article>"
+        f"<h1>Council passes budget</h1>{PROSE}</article></body></html>"
+    ).encode()
+    result = extract_page(body, URL, "text/html")
+    assert result["markdown"].split("\n")[:2] == ["# Council passes budget", LEAD]
+    assert result["text"].split("\n")[:2] == ["Council passes budget", LEAD]

@@ -246,9 +246,10 @@ def _fields(tree: HtmlElement, url: str) -> dict[str, Any]:
     with handed_over(tree):  # no copy: the tree has served links, requisites and metadata
         doc = bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
     if isinstance(doc, Document):
-        fields["text"] = with_lead(strip_boilerplate(_clean(doc.text)), lead)
-        markdown = _clean(xmltotxt(doc.body, include_formatting=True))
-        fields["markdown"] = with_lead(strip_boilerplate(markdown), lead)
+        markdown = strip_boilerplate(_clean(xmltotxt(doc.body, include_formatting=True)))
+        heading = markdown[2:].partition("\n")[0] if markdown.startswith("# ") else None
+        fields["text"] = with_lead(strip_boilerplate(_clean(doc.text)), lead, heading)
+        fields["markdown"] = with_lead(markdown, lead, heading and f"# {heading}")
     fields["language"] = checked_language(fields["language"], fields.get("text", ""))
     fields["word_count"] = len(fields.get("text", "").split())
     fields["access"] = SCRIPTED if kind.needs_scripts else access(meta, fields["word_count"])

@@ -41,12 +41,16 @@ def find_lead(tree: HtmlElement, description: str | None) -> str | None:
     return _described(tree, description) or _classed(tree)
 
 
-def with_lead(text: str, lead: str | None) -> str:
-    """`text` with the lead as its first paragraph, unless it holds it already."""
+def with_lead(text: str, lead: str | None, title: str | None = None) -> str:
+    """`text` with the lead as its first paragraph (after `title` when the text starts with
+    it: the article's ``<h1>`` kept as its first line), unless it holds it already."""
     if not lead or not text:
         return text
     if _squashed(lead)[:MIN_LEAD] in _squashed(text) or not strip_boilerplate(lead):
         return text
+    first, _, rest = text.partition("\n")
+    if title and rest and first.strip() == title:
+        return f"{first}\n{lead}\n{rest}"
     return f"{lead}\n{text}"
 
 
