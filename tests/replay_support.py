@@ -58,14 +58,14 @@ def replay_server(output: Path, cache: Path, *extra: str) -> Iterator[ReplayServ
     )
     try:
         app = f"http://127.0.0.1:{app_port}"
-        _wait_for(process, app + "/")
+        wait_for(process, app + "/")
         yield ReplayServer(app, f"http://{REPLAY_HOST}:{replay_port}", process)
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def _wait_for(process: subprocess.Popen, url: str) -> None:
+def wait_for(process: subprocess.Popen, url: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -9,13 +9,6 @@ the crawl did, and ``verify`` passes. Then the decoder itself, chunk by chunk.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +17,8 @@ import pytest
 
 from newsarchive.base.codings import ContentDecoder, DecodingError, decode_content, encode_content
 from newsarchive.demo.server import SiteServer
-from tests.conftest import ROOT, run_newsarchive
-from tests.replay_support import REPLAY_HOST
+from tests.conftest import run_newsarchive
+from tests.replay_support import get, replay_server
 
 CODINGS = {  # page name -> the codings the server applies (deflate-raw is sent as "deflate")
     "identity": "identity",
@@ -62,15 +55,8 @@ def text_body(name: str) -> bytes:
 class Archive:
     base: str
     output: Path
-    replay: str  # where to connect: http://127.0.0.1:PORT
+    replay: str  # the replay origin: http://replay.localhost:PORT
     captures: dict[str, str]  # URL -> 14-digit timestamp
-    replay_host: str  # the Host the replay origin answers to (docs/replay.md)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -100,46 +86,16 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     for line in (output / "index" / "index.cdxj").read_text().splitlines():
         fields = json.loads(line.split(" ", 2)[2])
         captures[fields["url"]] = line.split(" ")[1]
-    port, replay_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsarchive.cli", "replay", "-o", str(output),
-         "--port", str(port), "--replay-port", str(replay_port)],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NEWSARCHIVE_REPLAY_CACHE": str(work / "cache"),
-             "NEWSARCHIVE_REPLAY_HOST": REPLAY_HOST},
-    )
-    try:
-        _wait_for(process, f"http://127.0.0.1:{port}/")
-        replay = f"http://127.0.0.1:{replay_port}"
-        yield Archive(base, output, replay, captures, f"{REPLAY_HOST}:{replay_port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for(process: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"replay server exited: {process.stderr.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("replay server did not start")
+    with replay_server(output, work / "cache") as server:
+        yield Archive(base, output, server.replay, captures)
 
 
 def fetch(archive: Archive, url: str) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(
+    answer = get(
         f"{archive.replay}/web/{archive.captures[url]}if_/{url}",
-        headers={"Accept-Encoding": "identity", "Host": archive.replay_host},
+        headers={"Accept-Encoding": "identity"},
     )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+    return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.body
 
 
 @pytest.mark.parametrize("name", CODINGS)

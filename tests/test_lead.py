@@ -5,25 +5,14 @@ duplicated, never taken from navigation, teaser lists or captions."""
 from __future__ import annotations
 
 from newsarchive.extract.analysis import extract_page
+from tests.test_extract_rules import PROSE as PARAGRAPHS
 
 URL = "https://news.example.org/2024/05/02/city-council-budget"
 LEAD = (
     "After seven hours of debate the council passed a budget that raises spending on buses "
     "and schools while keeping road repairs flat."
 )
-PROSE = "".join(
-    f"<p>{text}</p>"
-    for text in (
-        "The city council approved next year's budget on Thursday evening after a debate that "
-        "lasted almost seven hours and ended with a narrow vote of twenty-one to nineteen.",
-        "Spending on public transport rises by twelve percent, while the budget for road "
-        "maintenance stays at the level of the previous year, to the dismay of the opposition.",
-        "Schools receive an extra four million euros for repairs, most of it for roofs and "
-        "heating systems that have not been replaced since the nineteen-seventies.",
-        "The mayor said the budget was balanced for the first time in a decade and thanked the "
-        "finance committee for months of work on the details of every department's plans.",
-    )
-)
+PROSE = "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
 
 
 def page(header: str, description: str = "", after: str = "") -> bytes:

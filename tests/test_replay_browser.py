@@ -11,12 +11,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +21,7 @@ import pytest
 
 from newsarchive.demo.server import SiteServer
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive
-from tests.replay_support import REPLAY_HOST, get
+from tests.replay_support import REPLAY_HOST, free_ports, get, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -38,16 +34,6 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     if os.environ.get("CI"):
         raise RuntimeError("CI needs chromium and chromium-driver (.ci/run installs them)")
     pytest.skip("chromium / chromedriver not installed", allow_module_level=True)
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def _hostile_page(app_origin: str) -> str:
@@ -95,7 +81,7 @@ def archive(tmp_path_factory) -> Iterator[Replay]:
     work = tmp_path_factory.mktemp("replay")
     site_root = work / "site"
     shutil.copytree(SITE, site_root)
-    app_port, replay_port = _free_ports(2)
+    app_port, replay_port = free_ports(2)
     app_origin = f"http://127.0.0.1:{app_port}"
     hostile = site_root / HOSTILE_PATH.lstrip("/")
     hostile.parent.mkdir(parents=True, exist_ok=True)
@@ -123,26 +109,13 @@ def archive(tmp_path_factory) -> Iterator[Replay]:
         cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
     )
     try:
-        _wait_for(process, f"{app_origin}/")
+        wait_for(process, f"{app_origin}/")
         yield Replay(app_origin, f"http://{REPLAY_HOST}:{replay_port}", base, output,
                      [first, second], recorder, process)
     finally:
         process.terminate()
         process.wait(timeout=10)
         recorder.stop()
-
-
-def _wait_for(process: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"replay server exited: {process.stderr.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("replay server did not start")
 
 
 @pytest.fixture(scope="module")
