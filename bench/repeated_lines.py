@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from newsarchive.store.jsonl import read_jsonl
 
 MIN_LINE = 20  # characters: shorter lines ("Share", "Advertisement") are counted but not shown
 
@@ -36,14 +37,7 @@ class SiteLines:
 
 def articles(root: Path) -> Iterator[dict]:
     for path in sorted((root / "articles").glob("*.jsonl")):
-        with path.open("rb") as lines:
-            for raw in lines:
-                try:
-                    line = json.loads(raw)
-                except ValueError:
-                    continue  # a torn last line of a killed run
-                if isinstance(line, dict) and line.get("text"):
-                    yield line
+        yield from (line for line in read_jsonl(path) if line.get("text"))
 
 
 def collect(root: Path) -> dict[str, SiteLines]:

@@ -28,7 +28,7 @@ from newsarchive.config import Config
 from newsarchive.extract.workers import ExtractionPool, ExtractionUnavailable
 from newsarchive.store.archive import package_versions, warcinfo_fields
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
-from newsarchive.store.jsonl import extracted_fields, metadata_document
+from newsarchive.store.jsonl import extracted_fields, metadata_document, read_jsonl
 from newsarchive.store.layout import Layout, new_run_id
 from newsarchive.store.records import read_record
 from newsarchive.store.runlock import RunLock, RunLocked
@@ -82,13 +82,7 @@ def _jsonl_files(layout: Layout, run_id: str | None) -> list[Path]:
 
 def _lines(paths: list[Path]) -> Iterator[dict[str, Any]]:
     for path in paths:
-        with open(path, encoding="utf-8") as stream:
-            for text in stream:
-                if text.strip():
-                    try:
-                        yield json.loads(text)
-                    except ValueError:
-                        continue  # a torn last line of a killed run
+        yield from read_jsonl(path)
 
 
 class Reextraction:

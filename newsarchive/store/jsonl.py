@@ -3,6 +3,9 @@ extraction (the crawl's archive pipeline and ``reextract`` write them alike)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from newsarchive.extract.analysis import rich_fields
@@ -41,3 +44,17 @@ def metadata_document(extraction: dict[str, Any], extractor: str) -> dict[str, A
     document["text_digest"] = extraction.get("text_digest")
     document.update(rich_fields(extraction, markdown=False))
     return document
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The lines of a JSONL file, streamed; blank lines and a torn last line (a run still going
+    or killed) are skipped."""
+    with open(path, encoding="utf-8") as stream:
+        for text in stream:
+            if text.strip():
+                try:
+                    line = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(line, dict):
+                    yield line

@@ -27,6 +27,7 @@ from typing import IO, Any
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
 from newsarchive.store.cdxj import INDEX_NAME
+from newsarchive.store.jsonl import read_jsonl
 from newsarchive.store.layout import Layout
 
 WACZ_VERSION = "1.1.1"
@@ -234,7 +235,7 @@ def _pages(selection: Selection, names: set[str], notes: list[str]) -> Iterator[
     Re-extractions repeat the crawl's captures: they are pages only when their run is named."""
     outside = 0
     for path in selection.jsonl:
-        for line in _jsonl(path):
+        for line in read_jsonl(path):
             if "reextracted_from" in line and selection.runs is None:
                 continue
             pointer = (line.get("warc") or {}).get("response")
@@ -261,16 +262,6 @@ def _page(line: dict[str, Any], pointer: dict[str, Any]) -> dict[str, Any]:
     if line.get("status") is not None:
         page["status"] = line["status"]
     return page
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as stream:
-        for text in stream:
-            if text.strip():
-                try:
-                    yield json.loads(text)
-                except ValueError:
-                    continue  # a torn last line of a run still going or killed
 
 
 def _metadata(layout: Layout, selection: Selection) -> dict[str, Any]:
