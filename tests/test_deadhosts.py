@@ -124,6 +124,9 @@ def test_seed_on_dead_host_fails_with_one_line(dead_site, tmp_path):
     assert "the address of news.gone-seed.invalid was not found" in line["error"]
     entry = run.manifests()[0]["stats"]["dead_hosts"][0]
     assert entry["requests_not_sent"] == 1  # robots.txt found it dead; the seed was not sent
+    # nothing was captured: no new article in the changes of the run
+    assert not any(run.manifests()[0]["stats"]["changes"].values())
+    assert "0 new, 0 changed, 0 unchanged" in run.stdout + run.stderr
 
 
 def test_switched_off_retries_refused_connections(dead_site, tmp_path):

@@ -65,7 +65,8 @@ class ArchivePipeline:
         self.archive.write_jsonl(line)
         # a front page's changes are no edits; a failed visit: what the page was last time
         article = is_article(line["page_type"] or (previous.page_type if previous else None))
-        (stats.changes if article else stats.listing_changes)[judged.change] += 1
+        if captured or previous is not None:  # a page never captured is no new article
+            (stats.changes if article else stats.listing_changes)[judged.change] += 1
         if article and "diff" in line:
             stats.edited.append({"url": line["url"], **line["diff"]})
         if captured and state is not None:
