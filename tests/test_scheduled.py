@@ -669,3 +669,30 @@ def test_pywb_indexer_finds_an_original_for_every_revisit(changing):
                 if fields.get("mime") == "warc/revisit"]
     assert revisits
     assert all(revisit in originals for revisit in revisits)
+
+
+def test_a_new_extraction_of_the_same_bytes_is_no_edit(tmp_path):
+    """The page's bytes did not change, only what newsarchive extracts from them (a run without
+    extraction, then one with; an upgraded extractor alike): `unchanged`, not an edit, and the
+    new text gets its own conversion record, which the next run points at."""
+    site = ChangingSite(tmp_path / "site")
+    output = tmp_path / "out"
+    with SiteServer(site.root) as server:
+        url = f"{server.base_url}{STATIC}"
+
+        def crawl_once(*extra: str) -> tuple[CrawlRun, dict]:
+            run = run_newsarchive("crawl", url, "-o", str(output), "--depth", "0",
+                                  "--revisit-after", "0", *extra)
+            assert run.returncode == 0, run.stderr
+            return run, run.jsonl_lines()[-1]
+
+        crawl_once("--no-extract")
+        run, extracted = crawl_once()
+        _, again = crawl_once()
+    assert extracted["change"] == "unchanged" and "diff" not in extracted
+    assert extracted["text"] and extracted["warc"]["text"] is not None
+    manifest = max(run.manifests(), key=lambda m: m["started"])
+    assert not manifest["stats"]["changes"].get("changed") and not manifest["stats"]["edited"]
+    assert again["change"] == "unchanged"
+    assert again["warc"]["text"] == extracted["warc"]["text"]  # stored once, pointed at after
+    assert again["text"] == extracted["text"]

@@ -33,6 +33,9 @@ def judge(
 ) -> Judgement:
     if previous is None:
         return Judgement(NEW, bool(text))
+    if payload_digest is not None and payload_digest == previous.payload_digest:
+        # the same bytes: nothing was edited, whatever a newer extractor makes of them
+        return Judgement(UNCHANGED, False)
     if text or previous.text is not None:
         same = text_digest is not None and text_digest == previous.text_digest
         return Judgement(UNCHANGED if same else CHANGED, True)

@@ -51,7 +51,7 @@ class ArchivePipeline:
         previous = state.get_article(item.url) if state is not None else None
         captured = _captured(item)
         judged = _judge(item, previous, captured)
-        if captured and judged.change == UNCHANGED and previous and self._archived(previous):
+        if captured and judged.change == UNCHANGED and previous and self._same_text(item, previous):
             text_pointer = previous.text.as_dict() if previous.text else None  # stored already
         elif item.response_record is not None and item.extraction.get("text"):
             text_pointer = self._write_cleaned_copy(item, item.response_record)
@@ -76,6 +76,12 @@ class ArchivePipeline:
     def _add_diff(self, line: dict[str, Any], previous: ArticleState) -> None:
         before = read_text(self.archive.layout.warc, previous.text)
         line["diff"] = line_diff(before, line["text"])
+
+    def _same_text(self, item: PageItem, previous: ArticleState) -> bool:
+        """Whether the previous conversion record holds this text and is still there to point
+        at (the same page bytes give another text when the extractor has changed)."""
+        same = item.extraction.get("text_digest") == previous.text_digest
+        return same and self._archived(previous)
 
     def _archived(self, previous: ArticleState) -> bool:
         """Whether the previous text is still there to point at (not removed by retention)."""
