@@ -24,7 +24,7 @@ from newsarchive.base.exitcodes import (
 from newsarchive.base.urls import redact_credentials
 from newsarchive.capture.proxies import Proxy
 from newsarchive.config import parse_duration
-from newsarchive.crawl.seeds import SEED_FORMS, load_seeds
+from newsarchive.crawl.seeds import SEED_FORMS, Seed, SeedWarning, load_seeds
 from newsarchive.crawl.shutdown import GracefulStop
 from newsarchive.schedule.runs import (
     PreparedRun,
@@ -152,14 +152,14 @@ def run(args: argparse.Namespace) -> int:
         overrides.update(run.settings)
         if not args.seeds:
             overrides["NEWSARCHIVE_SEEDS"] = run.seeds
-        seeds, _warnings = load_seeds(overrides["NEWSARCHIVE_SEEDS"])  # the spider warns too
+        seeds, warnings = load_seeds(overrides["NEWSARCHIVE_SEEDS"])  # the spider warns
         if not seeds:
-            for warning in _warnings:
+            for warning in warnings:
                 print(f"newsarchive crawl: {warning}", file=sys.stderr)
             print(f"newsarchive crawl: no usable seed: nothing to crawl ({SEED_FORMS})",
                   file=sys.stderr)
             return EXIT_FATAL
-        code, reason = run_spider(overrides, run.run_id)
+        code, reason = run_spider(overrides, run.run_id, (seeds, warnings))
         run.finished(reason)
         return code
     except KeyboardInterrupt:  # before the crawl's own handlers are in place
@@ -201,13 +201,16 @@ def check_writable(output: Path) -> str | None:
     return None
 
 
-def run_spider(overrides: dict[str, object], run_id: str) -> tuple[int, str | None]:
+def run_spider(
+    overrides: dict[str, object], run_id: str, seeds: tuple[list[Seed], list[SeedWarning]]
+) -> tuple[int, str | None]:
+    """Run the crawl; `seeds`: NEWSARCHIVE_SEEDS as read already, handed to the spider."""
     stop = GracefulStop(run_id)
     stop.install()
     process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler("articles")
     failures: list[Failure] = []
-    process.crawl(crawler).addErrback(failures.append)
+    process.crawl(crawler, loaded_seeds=seeds).addErrback(failures.append)
     stop.start(process, crawler)
     archive = Archive.of(crawler)
     stats = archive.stats

@@ -29,7 +29,7 @@ from newsarchive.base.meta import (
 from newsarchive.base.urls import InvalidURL, normalize_url, registered_domain, url_host
 from newsarchive.crawl.feeds import Discovery, DocKind, discover
 from newsarchive.crawl.items import PageItem
-from newsarchive.crawl.seeds import Seed, load_seeds, related_titles_by_file
+from newsarchive.crawl.seeds import Seed, SeedWarning, load_seeds, related_titles_by_file
 from newsarchive.extract.analysis import PageAnalysis, PageJob
 from newsarchive.extract.links import discover_links
 from newsarchive.schedule.revisit import RevisitPolicy, Verdict
@@ -50,9 +50,18 @@ class BaseArticlesSpider(scrapy.Spider):
 
     name = "articles"
 
-    def __init__(self, seeds: str | None = None, *args: Any, **kwargs: Any):
+    def __init__(
+        self,
+        seeds: str | None = None,
+        *args: Any,
+        loaded_seeds: tuple[list[Seed], list[SeedWarning]] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.seed_args = seeds.replace(",", " ").split() if seeds else []
+        # the seeds of NEWSARCHIVE_SEEDS as `newsarchive crawl` read them already (a list of
+        # 100,000 seeds takes seconds to read): used instead of reading them again
+        self.loaded_seeds = loaded_seeds
         self.seeds: list[Seed] = []
         self.seed_hosts: set[str] = set()
         self.seed_urls: set[str] = set()
@@ -68,11 +77,12 @@ class BaseArticlesSpider(scrapy.Spider):
         spider.archive = Archive.of(crawler)
         spider.config = spider.archive.config
         spider.policy = RevisitPolicy.from_config(spider.config, spider.archive.run_id)
-        spider._load_seeds(spider.seed_args or list(spider.config.seeds))
+        loaded = None if spider.seed_args else spider.loaded_seeds
+        spider._use_seeds(*(loaded or load_seeds(spider.seed_args or list(spider.config.seeds))))
+        spider.loaded_seeds = None
         return spider
 
-    def _load_seeds(self, args: list[str]) -> None:
-        seeds, warnings = load_seeds(args)
+    def _use_seeds(self, seeds: list[Seed], warnings: list[SeedWarning]) -> None:
         for warning in warnings:
             logger.warning("seed input: %s", warning)
             if warning.invalid:
