@@ -93,3 +93,11 @@ def test_the_lead_follows_a_headline_the_text_starts_with() -> None:
     result = extract_page(body, URL, "text/html")
     assert result["markdown"].split("\n")[:2] == ["# Council passes budget", LEAD]
     assert result["text"].split("\n")[:2] == ["Council passes budget", LEAD]
+
+
+def test_a_lead_the_text_holds_with_invisible_characters_is_not_repeated() -> None:
+    shown = LEAD.replace("council", "coun\u00adcil").replace("budget", "bud\u200bget")
+    body = page(f"<p class='lead'>{shown}</p>").replace(
+        b"<div class='article-body'>", f"<div class='article-body'><p>{LEAD}</p>".encode()
+    )
+    assert text_of(body).count("seven hours of debate") == 1

@@ -33,6 +33,7 @@ _OUTSIDE = frozenset(
     {"nav", "footer", "aside", "a", "li", "form", "button", "figure", "figcaption", "label"}
 )
 _NOT_IN_LEAD = ("a", "img", "script", "style", "iframe", "button", "input")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 _CUT_SHORT = re.compile(r"\s*(?:\.\.\.|…|\[…\]|\[\.\.\.\])\s*$")
 
 
@@ -146,4 +147,6 @@ def _shown(element: HtmlElement) -> str:
 
 
 def _squashed(text: str) -> str:
-    return " ".join(text.replace("\u00ad", "").split()).casefold()
+    """Compared as shown: case, whitespace and invisible characters (soft hyphens, zero-width
+    spaces) aside."""
+    return " ".join(text.translate(_INVISIBLE).split()).casefold()
