@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -47,3 +48,12 @@ class Layout:
     def create(self) -> None:
         for path in (self.warc, self.articles, self.index, self.runs, self.state):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file in `directory` durable (its entry, not only the file)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

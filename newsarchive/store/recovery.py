@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
+from newsarchive.store.layout import fsync_directory
 from newsarchive.store.warcscan import Damage, ScannedRecord, scan_with_damage
 
 # ...-<host>-<pid>.warc.gz.open (warc_writer's naming)
@@ -96,13 +97,7 @@ def recover_open_warc(path: Path) -> RecoveryResult:
         stream.flush()
         os.fsync(stream.fileno())
     os.replace(path, final)
-    _fsync_dir(path.parent)
+    fsync_directory(path.parent)
     return RecoveryResult(path, final, count, size - end, reason, tuple(damaged))
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -28,7 +28,7 @@ from newsarchive import __version__
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
 from newsarchive.store.cdxj import INDEX_NAME
 from newsarchive.store.jsonl import read_jsonl
-from newsarchive.store.layout import Layout
+from newsarchive.store.layout import Layout, fsync_directory
 
 WACZ_VERSION = "1.1.1"
 CHUNK = 1 << 20  # bytes copied at a time
@@ -148,7 +148,7 @@ def export_wacz(
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp_name, target)
-        _sync_directory(target.parent)  # the rename itself survives a crash
+        fsync_directory(target.parent)  # the rename itself survives a crash
     except OSError as exc:
         if exc.filename and str(exc.filename) != tmp_name:  # opening a file of the archive
             raise ExportError(f"cannot read {exc.filename}: {exc.strerror or exc}") from exc
@@ -173,12 +173,6 @@ def _check_target(layout: Layout, target: Path) -> None:
             raise ExportError(f"cannot write {target}: inside the archive's {folder.name}/")
 
 
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _temporary(target: Path) -> tuple[int, str]:
