@@ -69,6 +69,8 @@ class Config:
     offline_public_suffixes: bool = True
     redis_engine_poll: bool = True
     redis_inflight_ledger: bool = True
+    stop_requeue: bool = True  # at a stop, requests waiting per host go back unsent
+    retry_after_hold: bool = True  # a Retry-After holds the rest of the host's queue
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Config:
@@ -122,6 +124,8 @@ class Config:
             offline_public_suffixes=settings.getbool("NEWSARCHIVE_OFFLINE_PUBLIC_SUFFIXES", True),
             redis_engine_poll=settings.getbool("NEWSARCHIVE_REDIS_ENGINE_POLL", True),
             redis_inflight_ledger=settings.getbool("NEWSARCHIVE_REDIS_INFLIGHT_LEDGER", True),
+            stop_requeue=settings.getbool("NEWSARCHIVE_STOP_REQUEUE", True),
+            retry_after_hold=settings.getbool("NEWSARCHIVE_RETRY_AFTER_HOLD", True),
         )
 
 

@@ -72,6 +72,8 @@ NEWSARCHIVE_TRAFILATURA_TUNING = True  # faster XPaths, parser, one copy less: s
 NEWSARCHIVE_OFFLINE_PUBLIC_SUFFIXES = True  # Scrapy's cookie-domain check: bundled suffix list
 NEWSARCHIVE_REDIS_ENGINE_POLL = True  # an idle worker's engine polls every NEWSARCHIVE_REDIS_POLL
 NEWSARCHIVE_REDIS_INFLIGHT_LEDGER = True  # requests in flight noted, a dead worker's requeued
+NEWSARCHIVE_STOP_REQUEUE = True  # at a first Ctrl-C, requests waiting per host go back unsent
+NEWSARCHIVE_RETRY_AFTER_HOLD = True  # a Retry-After holds the rest of the host's queue too
 
 # --- Scrapy settings newsarchive relies on ---------------------------------------------------
 USER_AGENT = f"newsarchive/{__version__} (+{NEWSARCHIVE_CONTACT_URL})"

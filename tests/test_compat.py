@@ -369,6 +369,26 @@ def test_retry_after_holds_the_slot_on_the_clock_of_each_scrapy(
     assert not compat_scrapy.hold_download_slot(crawler, "other.example.org", 30.0)
 
 
+@pytest.mark.parametrize("hold", [True, False])
+def test_retry_after_hold_switch(hold: bool) -> None:
+    """NEWSARCHIVE_RETRY_AFTER_HOLD=False: Scrapy's slots are left as they are (the retried
+    request still waits its Retry-After; the rest of the host's queue does not)."""
+    from scrapy.core.downloader import Slot
+
+    from newsarchive.crawl.downloadermiddlewares.retryafter import RetryAfterMiddleware
+
+    slot = Slot(1, 0.5, 0.0) if release(scrapy.__version__) < (2, 16) else Slot(1, 0.5)
+    crawler = crawler_with({"NEWSARCHIVE_RETRY_AFTER_HOLD": hold})
+    crawler.engine = DownloaderOf({"news.example.org": slot})
+    crawler.spider = Spider.from_crawler(crawler, "retries")
+    middleware = RetryAfterMiddleware.from_crawler(crawler)
+    request = Request("https://news.example.org/a", meta={"download_slot": "news.example.org"})
+    busy = TextResponse(request.url, status=503, headers={"Retry-After": "0"}, request=request)
+    retry = asyncio.run(middleware.process_response(request, busy))
+    assert isinstance(retry, Request)  # retried either way
+    assert (slot.lastseen != 0) is hold
+
+
 # --- Scrapy: robots.txt for every request that waited for it -------------------------------
 
 

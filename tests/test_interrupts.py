@@ -148,6 +148,29 @@ def test_resumed_archive_verifies(interrupted):
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+def test_switched_off_waiting_requests_are_fetched_and_the_archive_is_the_same(
+    interrupted, site, tmp_path
+):
+    """NEWSARCHIVE_STOP_REQUEUE=False leaves Scrapy's downloader queues alone (docs/compat.md):
+    the first Ctrl-C still stops the run with exit 4, after what was waiting is fetched, and
+    resuming it completes the same archive."""
+    seed = write_seed_document(site, tmp_path)
+    output = tmp_path / "out"
+    site.clear()
+    victim = start_crawl(str(seed), "-o", str(output), *POLITE, "-v",
+                         "-s", "NEWSARCHIVE_STOP_REQUEUE=False")
+    wait_for(lambda: len(site.paths) >= 4)
+    victim.send_signal(signal.SIGINT)
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == EXIT_INTERRUPTED, err
+    assert "not sent yet went back" not in err and "Traceback" not in err
+    resumed = run_newsarchive("crawl", "--resume", run_id_in(err), "-o", str(output))
+    assert resumed.returncode == EXIT_OK, resumed.stderr
+    urls = [line["url"] for line in resumed.jsonl_lines()]
+    assert len(urls) == len(set(urls))
+    assert set(urls) == {line["url"] for line in interrupted["reference"].jsonl_lines()}
+
+
 @pytest.fixture(scope="module")
 def hostile():
     with HostileServer() as server:

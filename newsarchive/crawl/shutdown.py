@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from newsarchive.base.failures import RunStopping
 from newsarchive.compat.scrapy import engine_scheduler, take_waiting_downloads
+from newsarchive.store.archive import Archive
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler, CrawlerProcess
@@ -103,8 +104,9 @@ class GracefulStop:
         say(f"stopping run {self.run_id} after the requests in progress "
             "(Ctrl-C again to stop at once)")
         assert self.crawler is not None
-        self.requeued = requeue_waiting_downloads(self.crawler)
-        logger.info("%d requests not sent yet went back to the run's queue", self.requeued)
+        if Archive.of(self.crawler).config.stop_requeue:
+            self.requeued = requeue_waiting_downloads(self.crawler)
+            logger.info("%d requests not sent yet went back to the run's queue", self.requeued)
         deferred_from_coro(self.crawler.stop_async())
 
     def _kill(self) -> None:

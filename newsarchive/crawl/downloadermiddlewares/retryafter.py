@@ -51,14 +51,15 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
 
 
 class RetryAfterMiddleware(RetryMiddleware):
-    def __init__(self, settings, max_delay: float):
+    def __init__(self, settings, max_delay: float, hold_host: bool = True):
         super().__init__(settings)
         self.max_delay = max_delay
+        self.hold_host = hold_host  # NEWSARCHIVE_RETRY_AFTER_HOLD (docs/compat.md)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         config = Config.from_settings(crawler.settings)
-        middleware = cls(crawler.settings, config.retry_after_max)
+        middleware = cls(crawler.settings, config.retry_after_max, config.retry_after_hold)
         middleware.crawler = crawler
         return middleware
 
@@ -86,4 +87,5 @@ class RetryAfterMiddleware(RetryMiddleware):
 
     def _hold_host(self, request: Request, seconds: float) -> None:
         """The rest of the host's queue waits too: Retry-After speaks for the server."""
-        hold_download_slot(self.crawler, request.meta.get("download_slot"), seconds)
+        if self.hold_host:
+            hold_download_slot(self.crawler, request.meta.get("download_slot"), seconds)
