@@ -36,10 +36,11 @@ from scrapy.http import Response
 from scrapy.utils.misc import build_from_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from newsarchive.base.exitcodes import EXIT_PARTIAL
 from newsarchive.base.meta import EXCHANGE_META_KEY, VIA_META_KEY
 from newsarchive.capture.http_handler import (
     BlockedAddressError,
-    ProxyError,
+    ProxyRefusedError,
     RawCaptureDownloadHandler,
 )
 from newsarchive.capture.proxies import ProxySelector
@@ -403,7 +404,7 @@ def test_proxy_authentication_required_is_said_plainly(crawler, site, https_site
         meta={"proxy": f"http://{USER}:wrong@127.0.0.1:{auth_proxy.port}"},
     )
     errors = download(crawler, plain, tunnel, wrong)
-    assert all(isinstance(error, ProxyError) for error in errors), errors
+    assert all(isinstance(error, ProxyRefusedError) for error in errors), errors
     assert str(errors[0]) == (
         f"the proxy {auth_proxy.url} refused the request: 407 Proxy Authentication "
         "Required (proxy authentication required: give them in the proxy URL, "
@@ -419,6 +420,19 @@ def test_proxy_authentication_required_is_said_plainly(crawler, site, https_site
     )
     for request in (plain, tunnel, wrong):
         assert EXCHANGE_META_KEY not in request.meta  # the proxy's 407 is no page to archive
+
+
+def test_a_refusing_proxy_is_not_asked_again(site, auth_proxy, tmp_path):
+    """A 407 (no or wrong credentials) fails the page at once: retrying with the same
+    credentials cannot help, so it is not retried (RETRY_TIMES notwithstanding)."""
+    page = site.base_url + PAGE
+    run = crawl(tmp_path, [page], "--proxy", auth_proxy.url, "--no-requisites", "-v",
+                "-s", "RETRY_TIMES=3", env={})
+    assert run.returncode == EXIT_PARTIAL, run.stderr
+    (line,) = [line for line in run.jsonl_lines() if line["url"] == page]
+    assert "407" in line["error"] and "proxy authentication required" in line["error"]
+    assert "Retrying" not in run.stderr and "Gave up retrying" not in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_credentials_stay_out_of_the_request(crawler, site, auth_proxy):

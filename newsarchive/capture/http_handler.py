@@ -64,7 +64,15 @@ class ServerClosedError(DownloadFailedError):
 
 
 class ProxyError(DownloadFailedError):
-    """The proxy refused the request or the tunnel (its status said so, e.g. 407)."""
+    """The proxy failed the request or the tunnel (no answer, or a status such as 502)."""
+
+
+class ProxyRefusedError(IgnoreRequest):
+    """The proxy refused the request or the tunnel for want of the right credentials (401, 403,
+    407): an IgnoreRequest, since asking again with the same ones cannot help (not retried)."""
+
+
+REFUSALS = frozenset({401, 403, 407})  # the proxy's statuses that no retry changes
 
 
 PoolKey = tuple[object, ...]
@@ -229,7 +237,7 @@ class RawCaptureDownloadHandler:
             raise
         if route.proxy is not None and exchange.status == 407:
             connection.close()
-            raise ProxyError(
+            raise ProxyRefusedError(
                 _proxy_refusal(request, route.proxy, 407, exchange.reason, "request")
             )
         if reusable:
@@ -498,7 +506,10 @@ async def _open_tunnel(
                 return
             reason = event.reason.decode("latin-1")
             what = f"tunnel to {route.authority}"
-            raise ProxyError(_proxy_refusal(request, proxy, event.status_code, reason, what))
+            refusal = _proxy_refusal(request, proxy, event.status_code, reason, what)
+            if event.status_code in REFUSALS:
+                raise ProxyRefusedError(refusal)
+            raise ProxyError(refusal)
 
 
 def _proxy_refusal(request: Request, proxy: Proxy, status: int, reason: str, what: str) -> str:
