@@ -150,8 +150,9 @@ class Listener:
         self._server.server_close()
 
 
-def chromium(profile: Path):
-    """A headless Chromium (popups not blocked, as a user who allows them)."""
+def chromium(profile: Path, performance_log: bool = False):
+    """A headless Chromium (popups not blocked, as a user who allows them); with
+    `performance_log`, its network events readable through ``driver.get_log("performance")``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -163,6 +164,8 @@ def chromium(profile: Path):
         "--disable-dev-shm-usage", "--window-size=1280,1000", f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
+    if performance_log:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.set_page_load_timeout(30)
     return driver

@@ -28,9 +28,8 @@ from newsarchive.demo.server import SiteServer
 from newsarchive.store.layout import Layout
 from newsarchive.store.wacz import export_wacz
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive, write_seed_document
+from tests.replay_support import chromium, have_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = ROOT / "test-artifacts" / "export"
 # ui.js and sw.js of the replaywebpage npm package (.ci/run fetches the pinned tarball)
 REPLAYWEBPAGE = Path(os.environ.get("NEWSARCHIVE_TEST_REPLAYWEBPAGE", "/nonexistent"))
@@ -372,7 +371,7 @@ def replay_site(
             raise RuntimeError("CI needs ReplayWeb.page (.ci/run fetches it)")
         pytest.skip("ReplayWeb.page files absent: set NEWSARCHIVE_TEST_REPLAYWEBPAGE to the "
                     "unpacked replaywebpage npm package (.ci/run shows how)")
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    if not have_chromium():
         if os.environ.get("CI"):
             raise RuntimeError("CI needs chromium and chromium-driver (.ci/run installs them)")
         pytest.skip("chromium / chromedriver not installed")
@@ -408,20 +407,7 @@ def _embed(site: ReplaySite, name: str, attributes: str, source: str = "archive.
 
 @pytest.fixture(scope="module")
 def browser(archive: Archive) -> Iterator:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1280,1000",
-        f"--user-data-dir={archive.work / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
+    driver = chromium(archive.work / "chromium-profile")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver

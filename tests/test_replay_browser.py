@@ -21,16 +21,21 @@ import pytest
 
 from newsarchive.demo.server import SiteServer
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive
-from tests.replay_support import REPLAY_HOST, free_ports, get, wait_for
+from tests.replay_support import (
+    REPLAY_HOST,
+    chromium,
+    free_ports,
+    get,
+    have_chromium,
+    wait_for,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = ROOT / "test-artifacts" / "replay"
 EDITED_FROM = "The harbour commission voted seven to two in favour of the northern breakwater plan."
 EDITED_TO = "The harbour commission voted six to three in favour of the northern breakwater plan."
 HOSTILE_PATH = "/2024/05/05/hostile-page-a10666.html"
 
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+if not have_chromium():
     if os.environ.get("CI"):
         raise RuntimeError("CI needs chromium and chromium-driver (.ci/run installs them)")
     pytest.skip("chromium / chromedriver not installed", allow_module_level=True)
@@ -120,21 +125,7 @@ def archive(tmp_path_factory) -> Iterator[Replay]:
 
 @pytest.fixture(scope="module")
 def browser(archive: Replay) -> Iterator:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = archive.output.parent / "chromium-profile"
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1280,1000", f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
+    driver = chromium(archive.output.parent / "chromium-profile", performance_log=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver
