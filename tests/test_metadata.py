@@ -413,3 +413,25 @@ def test_author_that_starts_with_the_site_is_its_address() -> None:
 def test_byline_labels_are_not_names(label: str) -> None:
     meta = metadata(header=f'<span class="author">{label}</span><p class="byline">Ada Jones</p>')
     assert meta.author == "Ada Jones"
+
+
+def site_footer_page(byline: str = "", page_class: str = "") -> Metadata:
+    html = (
+        f"<html><head><title>{TITLE} | City Times</title></head><body><div class='{page_class}'>"
+        f"<article><header><h1>{TITLE}</h1>{byline}</header><p>{'The council met. ' * 20}</p>"
+        "</article></div><footer><div class='copyright'>Copyright 2024 City Times</div>"
+        "<div class='powered'><span class='theme-name'>Theme: Catch Evolution by </span>"
+        "<span class='theme-author'><a href='https://catchthemes.com/'>Catch Themes</a></span>"
+        "</div></footer></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    return page_metadata(tree, URL, CAPTURED)
+
+
+def test_a_themes_author_in_the_site_credits_is_no_byline() -> None:
+    assert site_footer_page().author is None
+    byline = '<p class="byline">By <a rel="author" href="/ada">Ada Jones</a></p>'
+    assert site_footer_page(byline).author == "Ada Jones"
+    # "powered" inside a longer class name of the page's container is no credits line
+    assert site_footer_page(byline, "layout-builder-powered-page").author == "Ada Jones"

@@ -57,6 +57,10 @@ _FALSE = frozenset({"false", "no", "0"})
 _MIN_YEAR = 1990
 _BYLINE_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
 _AUTOR_CLASS = re.compile(r"(?:^|[\s_-])[Aa]utor(?:$|[\s_-]|in\b|es\b)")
+_SITE_CREDITS = re.compile(  # a class name (whole) of the site's credits
+    r"powered(?:[-_]?by)?|site[-_](?:info|credits?)|credits|copyright|theme[-_](?:author|name|credits?)",
+    re.I,
+)
 _CREDIT = re.compile(r"(?:Foto|Fotos|Photo|Photos|Bild|Image)\b", re.I)  # a picture's credit
 # trafilatura.xpaths.AUTHOR_XPATHS[1:] as lxml tag filters and Python patterns
 _GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
@@ -857,6 +861,8 @@ def _byline(tree: HtmlElement) -> str | None:
             content = trim(" ".join(elem.itertext()))
             if not content or not 2 < len(content) < 120 or _CREDIT.match(content):
                 continue
+            if _in_site_credits(elem):
+                continue
             if discarded is None:
                 discarded = {hit for expr in AUTHOR_DISCARD_XPATHS for hit in expr(tree)}
             author = (
@@ -866,6 +872,15 @@ def _byline(tree: HtmlElement) -> str | None:
             if author and not _LABEL.match(author):
                 return author
     return None
+
+
+def _in_site_credits(elem: HtmlElement) -> bool:
+    """Inside the site's credits ("Theme: X by <span class=theme-author>Y</span>", "Powered
+    by", the copyright line): the author of a theme or a site, not of the article."""
+    for node in (elem, *elem.iterancestors()):
+        if any(_SITE_CREDITS.fullmatch(name) for name in (node.get("class") or "").split()):
+            return True
+    return False
 
 
 def _page_author(objects: list[dict[str, Any]], url: str | None) -> str | None:
