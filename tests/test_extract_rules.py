@@ -268,3 +268,10 @@ def test_declared_language_wins_over_detection() -> None:
 def test_short_text_gets_no_guess() -> None:
     body = "<html><body><article><p>Kurz und knapp.</p></article></body></html>"
     assert extract_page(body.encode(), URL, "text/html; charset=utf-8")["language"] is None
+
+
+def test_title_without_hyphenation_hints() -> None:
+    title = "Council passes bud\u00ad\u00adget"
+    body = page(head=f"<meta property='og:title' content='{title}'>")
+    body = body.replace(b"Council passes budget", title.encode())  # <title> and <h1>
+    assert extract_page(body, URL, "text/html")["title"] == "Council passes budget"

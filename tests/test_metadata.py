@@ -435,3 +435,36 @@ def test_a_themes_author_in_the_site_credits_is_no_byline() -> None:
     assert site_footer_page(byline).author == "Ada Jones"
     # "powered" inside a longer class name of the page's container is no credits line
     assert site_footer_page(byline, "layout-builder-powered-page").author == "Ada Jones"
+
+
+def titled(title: str, url: str) -> str | None:
+    html = (
+        f"<html><head><title>{title}</title><meta property='og:title' content='{title}'>"
+        f"</head><body><article><p>{'The council met. ' * 20}</p></article></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    return page_metadata(tree, url, CAPTURED).title
+
+
+@pytest.mark.parametrize(
+    ("title", "url", "expected"),
+    [
+        ("Perturbazione polare al Sud - La Stampa", "https://www.lastampa.it/cronaca/a",
+         "Perturbazione polare al Sud"),
+        ("BMAS - Änderung der Anforderungen an Nachweise", "https://www.bmas.de/DE/a",
+         "Änderung der Anforderungen an Nachweise"),
+        ("Netzpolitik als Wahlkampfthema - Netz Für Alle", "https://netzfueralle.de/a",
+         "Netzpolitik als Wahlkampfthema"),
+        ("Unser wahres Ich · brand eins online", "https://www.brandeins.de/a", "Unser wahres Ich"),
+        # a longer segment that starts with the site's name is a product or a heading
+        ("Run Windows on Mac - Parallels Desktop 15 Virtual Machine for Mac",
+         "https://www.parallels.com/a", "Run Windows on Mac - Parallels Desktop 15 Virtual "
+         "Machine for Mac"),
+        # no segment spells the host: nothing is cut
+        ("Kücknitz - So lief der Abend im Stadtteil", "https://www.ln-online.de/a",
+         "Kücknitz - So lief der Abend im Stadtteil"),
+    ],
+)
+def test_the_sites_name_as_a_title_segment_goes(title: str, url: str, expected: str) -> None:
+    assert titled(title, url) == expected

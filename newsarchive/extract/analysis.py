@@ -269,7 +269,7 @@ def _metadata_fields(
     meta: Metadata, url: str, canonical: str | None, language: str | None
 ) -> dict[str, Any]:
     return {
-        "title": _clean(meta.title) or None,
+        "title": _clean(meta.title).replace("\u00ad", "") or None,  # no hyphenation hints
         "author": _clean(meta.author) or None,
         "published": meta.published,
         "modified": meta.modified,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,10 @@ _CSS = re.compile(r"\{[^{}]*:[^{}]*;[^{}]*\}")  # style sheet text read as a hea
 _TITLE_AGREEMENT = 0.5  # share of a title's words the page's <title>/<h1> must show
 _MAX_HEADINGS = 3
 _TITLE_SEPARATOR = re.compile(r"\s[-|–—·•›»/:]{1,2}\s|\s?[|·•›»]\s?|:\s")
+_AFFIX_SEPARATOR = re.compile(r"(\s[-|–—·•]\s|\s?[|·•]\s?)")  # kept in the split
+_MIN_HOST_LABEL = 4  # letters of a host name that can stand for the site's name
+_MAX_SITE_WORDS = 4  # words of a segment that spells the host ("Global Voices auf Deutsch")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _CUT_LENGTH = 100  # characters of a title cut at a length limit
 _HEADER_END = 200  # characters of a paragraph that ends the article's header
 _PUBLISHED_LABEL = re.compile(
@@ -503,7 +508,7 @@ def page_metadata(
         lambda: result.title, lambda: _text(obj.get("name")) if obj else None,
         lambda: _clean_title(declared.title), lambda: extract_title(tree),
     ))  # fmt: skip
-    result.title = _shown_title(tree, result.title, site)
+    result.title = _without_site_affix(_shown_title(tree, result.title, site), site, url)
     result.author = _checked_author(site, (
         lambda: _authors(obj.get("author"), "declared person") if obj else None,
         lambda: result.author, lambda: _person(declared.author),
@@ -628,6 +633,46 @@ def _shown_title(tree: HtmlElement, title: str | None, site: set[str]) -> str | 
         if _is_segment_run(shown, segments, site) or _is_cut(title, words, shown):
             return heading
     return title
+
+
+def _without_site_affix(title: str | None, site: set[str], url: str | None) -> str | None:
+    """The title without the site's name as its first or last segment ("Netzpolitik als
+    US-Wahlkampfthema - Netz Für Alle", "BMAS - Änderung der ...", "... · Global Voices auf
+    Deutsch") where no heading said which part is the title: a segment is the site's when it
+    is one of its names or spells its host ("La Stampa" on lastampa.it)."""
+    if not title:
+        return title
+    label = _host_label(url)
+    parts = _AFFIX_SEPARATOR.split(title)
+    while len(parts) >= 3 and _is_site_segment(parts[-1], site, label):
+        parts = parts[:-2]  # the segment and the separator before it
+    while len(parts) >= 3 and _is_site_segment(parts[0], site, label):
+        parts = parts[2:]
+    return "".join(parts).strip() or title
+
+
+def _is_site_segment(segment: str, site: set[str], label: str) -> bool:
+    if _is_site(segment, site):
+        return True
+    spelled = _spelled(segment)
+    if len(label) < _MIN_HOST_LABEL or len(segment.split()) > _MAX_SITE_WORDS:
+        return False  # longer: a product or a heading that starts with the site's name
+    return (
+        spelled.startswith(label) or (len(spelled) >= _MIN_HOST_LABEL and label.startswith(spelled))
+    )
+
+
+def _host_label(url: str | None) -> str:
+    """The host's name below its public suffix, as letters and digits ("netzfueralle")."""
+    host = (urlsplit(url or "").hostname or "").removeprefix("www.")
+    return _spelled(host.split(".")[0]) if "." in host else ""
+
+
+def _spelled(text: str) -> str:
+    """Lower-case letters and digits, umlauts and accents as a host name spells them."""
+    text = text.casefold().translate(_UMLAUTS)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in text if char.isascii() and char.isalnum())
 
 
 def _is_segment_run(shown: str, segments: list[str], site: set[str]) -> bool:
