@@ -457,6 +457,10 @@ def titled(title: str, url: str) -> str | None:
         ("Netzpolitik als Wahlkampfthema - Netz Für Alle", "https://netzfueralle.de/a",
          "Netzpolitik als Wahlkampfthema"),
         ("Unser wahres Ich · brand eins online", "https://www.brandeins.de/a", "Unser wahres Ich"),
+        # the registered domain's name under a section's host, the host's on a hosted site
+        ("Historia dezubekizacji - Dziennik.pl", "https://wiadomosci.dziennik.pl/a",
+         "Historia dezubekizacji"),
+        ("Salsa-Figuren - Rueda in Berlin", "http://rueda.wikidot.com/a", "Salsa-Figuren"),
         # a longer segment that starts with the site's name is a product or a heading
         ("Run Windows on Mac - Parallels Desktop 15 Virtual Machine for Mac",
          "https://www.parallels.com/a", "Run Windows on Mac - Parallels Desktop 15 Virtual "

@@ -48,6 +48,7 @@ from newsarchive.demo.server import SiteServer
 from newsarchive.extract.analysis import detect_language, extract_page
 from newsarchive.extract.decoding import decode_html
 from newsarchive.extract.workers import WARMUP_PAGE, WARMUP_URL
+from newsarchive.store.jsonl import read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]  # newsarchive/commands/evaluate.py -> the checkout
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "trafilatura-evalset.tar.gz"
@@ -264,8 +265,7 @@ def crawl(base_url: str, paths: Iterable[str], workdir: Path) -> CrawlResult:
     seconds = time.perf_counter() - started
     texts, records = {}, {}
     for jsonl in sorted((output / "articles").glob("*.jsonl")):
-        for line in jsonl.read_text("utf-8").splitlines():
-            record = json.loads(line)
+        for record in read_jsonl(jsonl):
             texts[_path_of(record["url"])] = record.get("text") or ""
             records[_path_of(record["url"])] = record
     return CrawlResult(texts, seconds, proc.returncode, proc.stderr, records)

@@ -35,6 +35,8 @@ from trafilatura.metadata import (
 from trafilatura.utils import trim
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS
 
+from newsarchive.base.urls import InvalidURL, registered_domain, url_host
+
 ARTICLE_TYPES = frozenset(
     {"article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
      "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "liveblogposting",
@@ -642,30 +644,38 @@ def _without_site_affix(title: str | None, site: set[str], url: str | None) -> s
     is one of its names or spells its host ("La Stampa" on lastampa.it)."""
     if not title:
         return title
-    label = _host_label(url)
+    labels = _host_labels(url)
     parts = _AFFIX_SEPARATOR.split(title)
-    while len(parts) >= 3 and _is_site_segment(parts[-1], site, label):
+    while len(parts) >= 3 and _is_site_segment(parts[-1], site, labels):
         parts = parts[:-2]  # the segment and the separator before it
-    while len(parts) >= 3 and _is_site_segment(parts[0], site, label):
+    while len(parts) >= 3 and _is_site_segment(parts[0], site, labels):
         parts = parts[2:]
     return "".join(parts).strip() or title
 
 
-def _is_site_segment(segment: str, site: set[str], label: str) -> bool:
+def _is_site_segment(segment: str, site: set[str], labels: set[str]) -> bool:
     if _is_site(segment, site):
         return True
-    spelled = _spelled(segment)
-    if len(label) < _MIN_HOST_LABEL or len(segment.split()) > _MAX_SITE_WORDS:
+    if len(segment.split()) > _MAX_SITE_WORDS:
         return False  # longer: a product or a heading that starts with the site's name
-    return (
+    spelled = _spelled(segment)
+    return any(
         spelled.startswith(label) or (len(spelled) >= _MIN_HOST_LABEL and label.startswith(spelled))
+        for label in labels
     )
 
 
-def _host_label(url: str | None) -> str:
-    """The host's name below its public suffix, as letters and digits ("netzfueralle")."""
-    host = (urlsplit(url or "").hostname or "").removeprefix("www.")
-    return _spelled(host.split(".")[0]) if "." in host else ""
+def _host_labels(url: str | None) -> set[str]:
+    """The names a host spells its site with, as letters and digits: its first label and its
+    registered domain's ("rueda" for rueda.wikidot.com, a hosted site; "dziennik" for
+    wiadomosci.dziennik.pl, a section), of 4 characters or more."""
+    try:
+        host = url_host(url) if url else ""
+        domain = registered_domain(host) if "." in host else ""
+    except InvalidURL:
+        return set()
+    names = {host.removeprefix("www.").split(".")[0], domain.split(".")[0]} if domain else set()
+    return {label for label in map(_spelled, names) if len(label) >= _MIN_HOST_LABEL}
 
 
 def _spelled(text: str) -> str:

@@ -25,6 +25,7 @@ from newsarchive.capture.proxies import ProxySelector, shown_proxy
 from newsarchive.capture.warc_writer import WarcFileWriter, WrittenRecord
 from newsarchive.config import Config
 from newsarchive.store.cdxj import cdxj_line, merge_into_index
+from newsarchive.store.jsonl import read_jsonl
 from newsarchive.store.layout import Layout, new_run_id
 from newsarchive.store.repair import PENDING_PREFIX, repair
 from newsarchive.store.runlock import RunLock
@@ -224,8 +225,7 @@ class Archive:
 
     def _load_resumed_run(self) -> None:
         if self.jsonl_path.exists():
-            with open(self.jsonl_path, encoding="utf-8") as lines:
-                self.written_urls = {json.loads(line)["url"] for line in lines if line.strip()}
+            self.written_urls = {line["url"] for line in read_jsonl(self.jsonl_path)}
         if self.manifest_path.exists():
             earlier = json.loads(self.manifest_path.read_text())
             self.started = datetime.fromisoformat(earlier["started"].replace("Z", "+00:00"))
