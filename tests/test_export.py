@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import io
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.demo.server import SiteServer
 from newsarchive.store.layout import Layout
-from newsarchive.store.wacz import export_wacz
+from newsarchive.store.wacz import ORIGINALS_NAME, export_wacz
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive, write_seed_document
 from tests.replay_support import chromium, have_chromium
 
@@ -101,6 +102,14 @@ def full_export(archive: Archive) -> Path:
 
 
 @pytest.fixture(scope="module")
+def run_export(archive: Archive) -> Path:
+    """The second run alone: every page of it is a revisit of the first run's."""
+    result, target = _export(archive, "second.wacz", "--run", archive.run_ids()[1])
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+@pytest.fixture(scope="module")
 def zipnum_export(archive: Archive) -> Path:
     """The same archive with a ZipNum index (``--index zipnum``), in blocks of 7 lines so that
     the fixture site's index makes several."""
@@ -111,7 +120,7 @@ def zipnum_export(archive: Archive) -> Path:
 
 
 # -- the package ------------------------------------------------------------------------------
-@pytest.mark.parametrize("package", ["full_export", "zipnum_export"])
+@pytest.mark.parametrize("package", ["full_export", "zipnum_export", "run_export"])
 def test_the_wacz_validator_accepts_it(package: str, request):
     path = request.getfixturevalue(package)
     validator = Path(sys.executable).with_name("wacz")  # the test environment's own
@@ -205,18 +214,17 @@ def test_zipnum_index(archive: Archive, zipnum_export: Path):
         assert wacz.getinfo("indexes/index.cdx.gz").compress_type == zipfile.ZIP_STORED
 
 
-def test_one_run_only(archive: Archive):
-    first, second = archive.run_ids()
-    result, target = _export(archive, "second.wacz", "--run", second)
-    assert result.returncode == 0, result.stderr
+def test_one_run_only(archive: Archive, run_export: Path):
+    second = archive.run_ids()[1]
     manifest = json.loads((archive.output / "runs" / f"{second}.json").read_text())
     names = {name.removeprefix("warc/") for name in manifest["files"] if name.startswith("warc/")}
-    entries = _entries(target)
+    entries = _entries(run_export)
     assert {name for name in entries if name.startswith("archive/")} == {
-        f"archive/{name}" for name in names
+        f"archive/{name}" for name in names | {ORIGINALS_NAME}
     }
     index = _lines(entries["indexes/index.cdxj"])
-    assert index and all(json.loads(line.split(" ", 2)[2])["filename"] in names for line in index)
+    filenames = {json.loads(line.split(" ", 2)[2])["filename"] for line in index}
+    assert filenames == names | {ORIGINALS_NAME}
     pages = [json.loads(line) for line in _lines(entries["pages/pages.jsonl"])[1:]]
     second_lines = [
         json.loads(line)
@@ -224,10 +232,53 @@ def test_one_run_only(archive: Archive):
     ]
     assert pages and {page["ts"] for page in pages} <= {line["fetched_at"] for line in second_lines}
     assert json.loads(entries["datapackage.json"])["newsarchive"]["runs"] == [second]
+    first = archive.run_ids()[0]
     both, target = _export(archive, "both.wacz", "--run", first, "--run", second)
     assert both.returncode == 0, both.stderr
+    assert "revisited-originals" not in both.stderr  # the originals are in the first run's files
     index = (archive.output / "index" / "index.cdxj").read_bytes()
     assert _entries(target)["indexes/index.cdxj"] == index  # the two runs: the whole archive
+
+
+def test_one_run_carries_the_responses_its_revisits_refer_to(archive: Archive, run_export: Path):
+    """The second run stored revisits only; the package copies the first run's responses they
+    name, byte for byte, into one more WARC file, and indexes the copies there."""
+    entries = _entries(run_export)
+    index = [_parsed(line) for line in _lines(entries["indexes/index.cdxj"])]
+    revisits = [line for line in index if line[2].get("mime") == "warc/revisit"]
+    responses = {(key, fields.get("digest")) for key, _, fields in index
+                 if fields.get("mime") != "warc/revisit"}
+    assert revisits and all((key, fields["digest"]) in responses for key, _, fields in revisits)
+    archived = {(key, ts, fields.get("digest")): fields for key, ts, fields in
+                map(_parsed, (archive.output / "index" / "index.cdxj").read_text().splitlines())}
+    copies = entries[f"archive/{ORIGINALS_NAME}"]
+    copied = [line for line in index if line[2]["filename"] == ORIGINALS_NAME]
+    warcinfo = next(iter(ArchiveIterator(io.BytesIO(copies))))
+    assert warcinfo.rec_type == "warcinfo"
+    head = warcinfo.raw_stream.read().decode()
+    assert "newsarchive" in head and "copied byte for byte" in head
+    first_offset = min(int(fields["offset"]) for *_, fields in copied)
+    assert copied and first_offset + sum(int(f["length"]) for *_, f in copied) == len(copies)
+    manifest = archive.output / "runs" / f"{archive.run_ids()[0]}.json"
+    first_files = {name.removeprefix("warc/") for name in json.loads(manifest.read_text())["files"]}
+    for key, ts, fields in copied:
+        source = archived[(key, ts, fields["digest"])]  # the same capture in the archive...
+        assert source["filename"] in first_files  # ...of the first run
+        start, length = int(fields["offset"]), int(fields["length"])
+        with open(archive.output / "warc" / source["filename"], "rb") as stream:
+            stream.seek(int(source["offset"]))
+            assert copies[start:start + length] == stream.read(length)  # byte for byte
+        record = next(iter(ArchiveIterator(io.BytesIO(copies[start:start + length]))))
+        assert record.rec_type == "response"
+        assert record.rec_headers.get_header("WARC-Payload-Digest") == fields["digest"]
+    with zipfile.ZipFile(run_export) as wacz, wacz.open(f"archive/{ORIGINALS_NAME}") as stream:
+        assert [r.rec_type for r in ArchiveIterator(stream)] == (
+            ["warcinfo"] + ["response"] * len(copied))
+
+
+def _parsed(line: str) -> tuple[str, str, dict]:
+    key, ts, fields = line.split(" ", 2)
+    return key, ts, json.loads(fields)
 
 
 def test_a_run_in_progress_is_left_out(archive: Archive, tmp_path: Path):
@@ -317,7 +368,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         if start_text:
             start, end = int(start_text), int(end_text) if end_text else size - 1
         else:
-            start, end = size - int(end_text), size - 1
+            start, end = max(0, size - int(end_text)), size - 1  # a suffix longer than the file
         end = min(end, size - 1)
         stream = open(path, "rb")  # noqa: SIM115 (copyfile closes it)
         stream.seek(start)
@@ -362,7 +413,7 @@ class ReplaySite:
 
 @pytest.fixture(scope="module")
 def replay_site(
-    archive: Archive, full_export: Path, zipnum_export: Path, expected
+    archive: Archive, full_export: Path, zipnum_export: Path, run_export: Path, expected
 ) -> Iterator[ReplaySite]:
     """ui.js, replay/sw.js and the package on 127.0.0.1, and a recording server where the
     fixture site was."""
@@ -381,6 +432,7 @@ def replay_site(
     shutil.copy(REPLAYWEBPAGE / "sw.js", folder / "replay" / "sw.js")
     shutil.copy(full_export, folder / "archive.wacz")
     shutil.copy(zipnum_export, folder / "zipnum.wacz")
+    shutil.copy(run_export, folder / "second.wacz")
     handler = partial(_RangeHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -479,9 +531,19 @@ def _wait_for_page(driver, url: str, shot: str, condition) -> dict:
     return driver.execute_script(DEEP_TEXT)
 
 
-@pytest.mark.parametrize("source", ["archive.wacz", "zipnum.wacz"])
-def test_replaywebpage_replays_the_article_offline(replay_site: ReplaySite, browser, source):
+@pytest.mark.parametrize("source", ["archive.wacz", "zipnum.wacz", "second.wacz"])
+def test_replaywebpage_replays_the_article_offline(
+    replay_site: ReplaySite, browser, source, archive: Archive, expected
+):
+    """second.wacz: the second run alone, whose capture of the article is a revisit; its
+    response comes from the copies of the first run's records."""
     attributes = f'embed="replayonly" url="{replay_site.article_url}"'
+    if source == "second.wacz":
+        second = archive.output / "articles" / f"{archive.run_ids()[1]}.jsonl"
+        capture = next(line for line in map(json.loads, second.read_text().splitlines())
+                       if line["url"].endswith(expected["seed_path"]))
+        assert capture["change"] == "unchanged"
+        attributes += f' ts="{"".join(ch for ch in capture["fetched_at"] if ch.isdigit())[:14]}"'
     name = source.removesuffix(".wacz")
     url = _embed(replay_site, f"replay-{name}.html", attributes, source)
     page = _wait_for_page(

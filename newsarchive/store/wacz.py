@@ -29,6 +29,8 @@ from newsarchive.capture.warc_writer import OPEN_SUFFIX
 from newsarchive.store.cdxj import INDEX_NAME
 from newsarchive.store.jsonl import read_jsonl
 from newsarchive.store.layout import Layout, fsync_directory
+from newsarchive.store.originals import Originals, copied_chunks, find_originals, read_index
+from newsarchive.store.records import WarcRecords
 
 WACZ_VERSION = "1.1.1"
 CHUNK = 1 << 20  # bytes copied at a time
@@ -41,6 +43,8 @@ ZIPNUM_IDX_PATH = "indexes/index.idx"  # ...and the first key, offset and length
 ZIPNUM_LINES = 3000  # CDXJ lines a block (py-wacz's and browsertrix-crawler's default)
 INDEX_FORMATS = ("cdxj", "zipnum")
 PAGES_PATH = "pages/pages.jsonl"
+# with --run: copies of the responses that the runs' revisits refer to (store/originals.py)
+ORIGINALS_NAME = "revisited-originals.warc.gz"
 DATAPACKAGE = "datapackage.json"
 DATAPACKAGE_DIGEST = "datapackage-digest.json"
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
@@ -193,8 +197,14 @@ def _write_package(
     names = {path.name for path in selection.warcs}
     indexed: set[str] = set()
     index = layout.index / INDEX_NAME
+    records = WarcRecords(layout.warc)
+    originals = find_originals(index, records, names) if selection.runs else Originals({})
+    copies_name = _copies_name(names)
+    if originals.copies:
+        originals.start_file(copies_name, {"software": f"newsarchive {__version__}",
+                                           "format": "WARC File Format 1.1"})
     result.index_lines = writer.add_index(
-        _index_lines(index, names, indexed), index.stat().st_size
+        _index_lines(index, names, indexed, originals, copies_name), index.stat().st_size
     )
     for name in sorted(names - indexed):
         result.notes.append(f"warc/{name} has no line in the index: its records cannot be "
@@ -205,23 +215,42 @@ def _write_package(
     for path in selection.warcs:
         result.warc_bytes += writer.add_file(path, f"archive/{path.name}")
         result.warcs += 1
+    if originals.copies:
+        size = writer.add_stream(f"archive/{copies_name}", copied_chunks(records, originals),
+                                 originals.size)
+        result.warc_bytes += size
+        result.warcs += 1
+        result.notes.append(
+            f"{len(originals.copies)} response(s) of other runs that revisits of "
+            f"{'this run' if len(selection.runs or ()) == 1 else 'these runs'} refer to: "
+            f"copied into archive/{copies_name} ({size:,} bytes)"
+        )
+    if originals.missing:
+        result.notes.append(f"{originals.missing} revisit(s) refer to a response that is in no "
+                            "WARC file of the archive: they do not replay")
     writer.finish(_metadata(layout, selection))
 
 
-def _index_lines(index: Path, names: set[str], seen: set[str]) -> Iterator[str]:
-    """The archive's index lines (already sorted) whose record is in one of the WARC files."""
-    with open(index, encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip() or line.startswith("!"):
-                continue
-            start = line.find(" {")
-            try:
-                name = json.loads(line[start + 1:]).get("filename")
-            except ValueError:
-                continue
-            if name in names:
-                seen.add(name)
-                yield line if line.endswith("\n") else line + "\n"
+def _copies_name(names: set[str]) -> str:
+    """The name of the extra WARC file: one no packaged file has."""
+    name, number = ORIGINALS_NAME, 1
+    while name in names:
+        number += 1
+        name = ORIGINALS_NAME.replace(".warc.gz", f"-{number}.warc.gz")
+    return name
+
+
+def _index_lines(
+    index: Path, names: set[str], seen: set[str], originals: Originals, copies_name: str
+) -> Iterator[str]:
+    """The archive's index lines (already sorted) whose record is in one of the WARC files, and
+    those of the copied originals, pointing at their copies."""
+    for entry in read_index(index):
+        if entry.filename in names:
+            seen.add(entry.filename)
+            yield entry.line
+        elif (original := originals.copies.get(entry.place)) is not None:
+            yield originals.copied_line(original, copies_name)
 
 
 def _pages(selection: Selection, names: set[str], notes: list[str]) -> Iterator[str]:
@@ -309,6 +338,15 @@ class WaczWriter:
         info.compress_type = zipfile.ZIP_STORED
         with open(source, "rb") as stream, self._entry(info) as out:
             while chunk := stream.read(CHUNK):
+                out.write(chunk)
+        return self.resources[-1]["bytes"]
+
+    def add_stream(self, arcname: str, chunks: Iterable[bytes], size_bound: int) -> int:
+        """Bytes as they come (gzip members of WARC records), stored as they are."""
+        info = zipfile.ZipInfo(arcname, datetime.now(UTC).timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED
+        with self._entry(info, zip64=size_bound > zipfile.ZIP64_LIMIT // 2) as out:
+            for chunk in chunks:
                 out.write(chunk)
         return self.resources[-1]["bytes"]
 

@@ -1,0 +1,176 @@
+"""The responses that a selection of WARC files needs from outside it: the originals its
+revisit records refer to (an unchanged page or image of a recurring run names the earlier run's
+response instead of storing its payload again).
+
+A package of some runs (``export --run``) carries copies of these records, byte for byte (each
+is one gzip member), in one extra WARC file, so that every page of those runs replays on its
+own. They are found through the archive's index: a revisit's ``WARC-Refers-To-Target-URI`` and
+payload digest name the response; when several responses match, the one captured at
+``WARC-Refers-To-Date`` (else the nearest) is taken. Two passes over the index; memory grows
+with the selection's revisits, not with the archive.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warcio.warcwriter import WARCWriter
+
+from newsarchive.capture.warc_writer import WARC_VERSION
+from newsarchive.store.cdxj import timestamp14, url_key
+from newsarchive.store.records import RecordNotFound, WarcRecords
+
+REVISIT_MIME = "warc/revisit"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One parsed index line: its sort key and timestamp, its JSON fields, and the line."""
+
+    key: str
+    timestamp: str
+    fields: dict[str, Any]
+    line: str
+
+    @property
+    def filename(self) -> str | None:
+        return self.fields.get("filename")
+
+    @property
+    def place(self) -> tuple[str, int]:
+        return str(self.fields.get("filename")), int(self.fields.get("offset", -1))
+
+    @property
+    def is_revisit(self) -> bool:
+        return self.fields.get("mime") == REVISIT_MIME
+
+
+def read_index(index: Path) -> Iterator[IndexEntry]:
+    """The index's lines in order, parsed; header and unreadable lines skipped."""
+    with open(index, encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip() or line.startswith("!"):
+                continue
+            head, brace, rest = line.partition(" {")
+            key, _, timestamp = head.rpartition(" ")
+            try:
+                fields = json.loads(brace.lstrip() + rest)
+            except ValueError:
+                continue
+            if isinstance(fields, dict):
+                yield IndexEntry(key, timestamp, fields, line.rstrip("\n") + "\n")
+
+
+@dataclass(frozen=True)
+class Original:
+    """A response outside the selection, and where its copy starts in the extra WARC file."""
+
+    entry: IndexEntry
+    copy_offset: int
+
+    @property
+    def length(self) -> int:
+        return int(self.entry.fields["length"])
+
+
+@dataclass
+class Originals:
+    """What :func:`find_originals` found: the copies to make, in index order, and how many
+    revisits name a response that is in no WARC file of the archive. The file of copies starts
+    with ``head``, its warcinfo record (:meth:`start_file`)."""
+
+    copies: dict[tuple[str, int], Original]
+    missing: int = 0
+    head: bytes = b""
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + sum(original.length for original in self.copies.values())
+
+    def start_file(self, filename: str, info: dict[str, str]) -> None:
+        """Open the file of copies with a warcinfo record: ``info`` and the files copied from."""
+        sources = sorted({source for source, _ in self.copies})
+        fields = {**info, "description": "responses copied byte for byte, with their own "
+                  "record ids and dates, from: " + ", ".join(sources)}
+        out = io.BytesIO()
+        writer = WARCWriter(out, gzip=True, warc_version=WARC_VERSION)
+        writer.write_record(writer.create_warcinfo_record(filename, fields))
+        self.head = out.getvalue()
+
+    def copied_line(self, original: Original, filename: str) -> str:
+        """The original's index line, pointing at its copy."""
+        offset = len(self.head) + original.copy_offset
+        fields = {**original.entry.fields, "filename": filename, "offset": str(offset)}
+        entry = original.entry
+        return f"{entry.key} {entry.timestamp} {json.dumps(fields, ensure_ascii=False)}\n"
+
+
+def find_originals(index: Path, records: WarcRecords, names: set[str]) -> Originals:
+    """The responses that revisits in the files ``names`` refer to and that are in other files
+    (none when the selection holds a response of that URL and digest)."""
+    wanted = _referred(index, records, names)
+    best: dict[tuple[str, str, str], tuple[int, int, IndexEntry]] = {}
+    inside: set[tuple[str, str]] = set()
+    for ordinal, entry in enumerate(read_index(index)):
+        digest = entry.fields.get("digest")
+        dates = wanted.get((entry.key, digest)) if digest else None
+        if dates is None or entry.is_revisit or not entry.filename:
+            continue
+        if entry.filename in names:
+            inside.add((entry.key, digest))
+            continue
+        for date in dates:
+            distance = abs(_number(entry.timestamp) - _number(date or entry.timestamp))
+            found = best.get((entry.key, digest, date))
+            if found is None or distance < found[0]:
+                best[(entry.key, digest, date)] = (distance, ordinal, entry)
+    chosen = {ordinal: entry for (key, digest, _), (_, ordinal, entry) in best.items()
+              if (key, digest) not in inside}
+    result = Originals({})
+    offset = 0
+    for _, entry in sorted(chosen.items()):
+        result.copies[entry.place] = Original(entry, offset)
+        offset += int(entry.fields["length"])
+    found = inside | {(key, digest) for key, digest, _ in best}
+    result.missing = sum(len(dates) for want, dates in wanted.items() if want not in found)
+    return result
+
+
+def copied_chunks(records: WarcRecords, originals: Originals) -> Iterator[bytes]:
+    """The file of copies: its warcinfo record, then the originals' gzip members as stored,
+    one after another in index order."""
+    yield originals.head
+    for (filename, offset), original in originals.copies.items():
+        yield from records.raw_member(filename, offset, original.length)
+
+
+def _referred(
+    index: Path, records: WarcRecords, names: set[str]
+) -> dict[tuple[str, str], set[str]]:
+    """(URL key, payload digest) -> the dates referred to, for the selection's revisits."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for entry in read_index(index):
+        if not entry.is_revisit or entry.filename not in names:
+            continue
+        try:
+            with records.open_record(entry.filename, int(entry.fields["offset"]),
+                                     int(entry.fields["length"])) as revisit:
+                target = revisit.header("WARC-Refers-To-Target-URI")
+                date = revisit.header("WARC-Refers-To-Date")
+                digest = revisit.header("WARC-Payload-Digest") or entry.fields.get("digest")
+        except (RecordNotFound, KeyError, ValueError):
+            continue  # verify reports a line that leads nowhere; nothing to copy for it
+        if digest:
+            key = url_key(target) if target else entry.key
+            wanted.setdefault((key, digest), set()).add(timestamp14(date) if date else "")
+    return wanted
+
+
+def _number(timestamp: str) -> int:
+    digits = "".join(ch for ch in timestamp if ch.isdigit())
+    return int(digits.ljust(14, "0")) if digits else 0
