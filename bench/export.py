@@ -3,7 +3,9 @@
 Crawls the generated site of N articles (bench/site.py, cached as for ``make bench``) with the
 full pipeline, then times ``newsarchive export --wacz`` on that archive R times for each index
 format (wall, CPU, peak memory of the process) and reports the WARC and WACZ sizes. The archive
-is kept in ``--work`` (default a temporary directory) for repeated runs.
+is kept in ``--work`` (default a temporary directory) for repeated runs. With ``--rerun``, the
+site is crawled a second time (its unchanged pages become revisits) and ``export --run`` of that
+run alone is timed too: it copies the first run's responses its revisits refer to.
 """
 
 from __future__ import annotations
@@ -30,26 +32,51 @@ def main(argv: list[str] | None = None) -> None:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "newsarchive-bench"
     )
     parser.add_argument("--work", type=Path, help="keeps the archive (default: a temp dir)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="also crawl again and time the export of that run alone")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-export-"))
     work.mkdir(parents=True, exist_ok=True)
     archive = work / f"archive-{args.size}"
     if not (archive / "index" / "index.cdxj").exists():
         shutil.rmtree(archive, ignore_errors=True)
-        site_root, _ = cached_site(args.cache, args.size)
-        with SiteServer(site_root) as server:
-            ctx = Context(site_root, server.base_url, work, 1800.0, 2)
-            crawled = run("crawl", crawl_command(ctx, archive, extract=True), cwd=work,
-                          env=_env(), timeout=1800.0, log=work / "crawl.log")
-        print(f"crawl: {crawled.wall:.1f} s, exit {crawled.returncode}")
+        _crawl(args, work, archive)
+    if args.rerun and len(_run_ids(archive)) < 2:
+        _crawl(args, work, archive)
     warc_bytes = sum(path.stat().st_size for path in (archive / "warc").glob("*.warc.gz"))
     for index in ("cdxj", "zipnum"):
         print(json.dumps(_measure(archive, work, index, args.repeat, warc_bytes), indent=2))
+    if args.rerun:
+        run_id = _run_ids(archive)[-1]
+        print(json.dumps(_measure(archive, work, "cdxj", args.repeat, warc_bytes, run_id),
+                         indent=2))
 
 
-def _measure(archive: Path, work: Path, index: str, repeat: int, warc_bytes: int) -> dict:
-    target = work / f"archive-{index}.wacz"
+def _crawl(args: argparse.Namespace, work: Path, archive: Path) -> None:
+    """A crawl of the site, served where the archive's first crawl found it (the same URLs)."""
+    site_root, _ = cached_site(args.cache, args.size)
+    port_file = archive.parent / f"{archive.name}.port"
+    port = int(port_file.read_text()) if archive.exists() and port_file.exists() else 0
+    with SiteServer(site_root, port=port) as server:
+        port_file.write_text(str(server.port))
+        ctx = Context(site_root, server.base_url, work, 1800.0, 2)
+        command = [*crawl_command(ctx, archive, extract=True), "--revisit-after", "0"]
+        crawled = run("crawl", command, cwd=work,
+                      env=_env(), timeout=1800.0, log=work / "crawl.log")
+    print(f"crawl: {crawled.wall:.1f} s, exit {crawled.returncode}")
+
+
+def _run_ids(archive: Path) -> list[str]:
+    return sorted(path.stem for path in (archive / "runs").glob("*.json"))
+
+
+def _measure(
+    archive: Path, work: Path, index: str, repeat: int, warc_bytes: int, run_id: str = ""
+) -> dict:
+    target = work / f"archive-{index}{'-run' if run_id else ''}.wacz"
     command = [NEWSARCHIVE, "export", "-o", str(archive), "--wacz", str(target), "--index", index]
+    if run_id:
+        command += ["--run", run_id]
     measured = [
         run("export", command, cwd=work, env=_env(), log=work / "export.log")
         for _ in range(repeat)
@@ -60,6 +87,9 @@ def _measure(archive: Path, work: Path, index: str, repeat: int, warc_bytes: int
     index_bytes = sum(size for name, size in entries.items() if name.startswith("indexes/"))
     return {
         "index": index,
+        "run": run_id or "all",
+        "copied_originals_kib": round(entries.get("archive/revisited-originals.warc.gz", 0) / 1024,
+                                      1),
         "pages": pages,
         "warc_mib": round(warc_bytes / 2**20, 1),
         "wacz_mib": round(target.stat().st_size / 2**20, 1),

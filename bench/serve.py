@@ -81,11 +81,13 @@ def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 10.0)
 
 
 class SiteServer:
-    """Serve ``root`` on a free 127.0.0.1 port in a child process (``with`` or start/stop)."""
+    """Serve ``root`` on a 127.0.0.1 port (``port``, else a free one) in a child process
+    (``with`` or start/stop)."""
 
-    def __init__(self, root: Path, prefer_nginx: bool = True):
+    def __init__(self, root: Path, prefer_nginx: bool = True, port: int = 0):
         self.root = root.resolve()
         self.use_nginx = prefer_nginx and os.access(NGINX, os.X_OK)
+        self.wanted_port = port
         self.port = 0
         self.kind = ""
         self.process: subprocess.Popen | None = None
@@ -96,7 +98,7 @@ class SiteServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SiteServer:
-        self.port = free_port()
+        self.port = self.wanted_port or free_port()
         if self.use_nginx:
             self._start_nginx()
         else:

@@ -26,6 +26,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.demo.server import SiteServer
+from newsarchive.store.cdxj import url_key
 from newsarchive.store.layout import Layout
 from newsarchive.store.wacz import ORIGINALS_NAME, export_wacz
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive, write_seed_document
@@ -274,6 +275,60 @@ def test_one_run_carries_the_responses_its_revisits_refer_to(archive: Archive, r
     with zipfile.ZipFile(run_export) as wacz, wacz.open(f"archive/{ORIGINALS_NAME}") as stream:
         assert [r.rec_type for r in ArchiveIterator(stream)] == (
             ["warcinfo"] + ["response"] * len(copied))
+
+
+def test_a_run_of_304_answers_replays_on_its_own(tmp_path: Path, expected):
+    """A server that answers conditional requests with 304 (http.server does, by date): the
+    second run's revisits have no index line (design.md); the package still holds a response
+    for every page it lists, copied from the first run."""
+    handler = partial(_QuietFiles, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    output, base = tmp_path / "out", f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for _ in range(2):
+            crawl = run_newsarchive("crawl", base + expected["seed_path"], "-o", str(output),
+                                    "--depth", "0", "--revisit-after", "0")
+            assert crawl.returncode == 0, crawl.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    second = sorted(path.stem for path in (output / "runs").glob("*.json"))[-1]
+    assert '"status": 304' in (output / "articles" / f"{second}.jsonl").read_text()
+    target = tmp_path / "second.wacz"
+    result = run_newsarchive("export", "-o", str(output), "--wacz", str(target), "--run", second)
+    assert result.returncode == 0, result.stderr
+    assert "copied into archive/revisited-originals.warc.gz" in result.stderr
+    assert "no line in the index" not in result.stderr  # 304 revisits are not indexed
+    entries = _entries(target)
+    index = [_parsed(line) for line in _lines(entries["indexes/index.cdxj"])]
+    responses = {key for key, _, fields in index if fields.get("mime") != "warc/revisit"
+                 and fields["filename"] == ORIGINALS_NAME}
+    pages = [json.loads(line) for line in _lines(entries["pages/pages.jsonl"])[1:]]
+    assert pages and all(url_key(page["url"]) in responses for page in pages)
+    images = [key for key, _, fields in index if fields.get("mime", "").startswith("image/")]
+    assert images and set(images) <= responses  # the page's requisites were 304s too
+    first = sorted(path.stem for path in (output / "runs").glob("*.json"))[0]
+    manifest = json.loads((output / "runs" / f"{first}.json").read_text())
+    lost = next(name for name in manifest["files"] if name.startswith("warc/"))
+    index = output / "index" / "index.cdxj"
+    index.write_text("".join(line for line in index.read_text().splitlines(keepends=True)
+                             if lost.removeprefix("warc/") not in line))
+    unindexed = run_newsarchive("export", "-o", str(output), "--wacz", str(tmp_path / "a.wacz"))
+    assert f"{lost} has no line in the index" in unindexed.stderr  # a response not indexed
+    manifest = json.loads((output / "runs" / f"{second}.json").read_text())
+    warc = output / next(name for name in manifest["files"] if name.startswith("warc/"))
+    data = bytearray(warc.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a flipped byte: the package is still made, with a warning
+    warc.write_bytes(bytes(data))
+    damaged = run_newsarchive("export", "-o", str(output), "--wacz", str(target), "--run", second)
+    assert damaged.returncode == 0, damaged.stderr
+    assert f"{warc.name} could not be read to the end" in damaged.stderr
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
 
 
 def _parsed(line: str) -> tuple[str, str, dict]:

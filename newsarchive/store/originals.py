@@ -6,8 +6,9 @@ A package of some runs (``export --run``) carries copies of these records, byte 
 is one gzip member), in one extra WARC file, so that every page of those runs replays on its
 own. They are found through the archive's index: a revisit's ``WARC-Refers-To-Target-URI`` and
 payload digest name the response; when several responses match, the one captured at
-``WARC-Refers-To-Date`` (else the nearest) is taken. Two passes over the index; memory grows
-with the selection's revisits, not with the archive.
+``WARC-Refers-To-Date`` (else the nearest) is taken. The selection's files are read once for
+their revisit records (a 304's revisit has no index line), the index once; memory grows with
+the selection's revisits, not with the archive.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newsarchive.capture.warc_writer import WARC_VERSION
 from newsarchive.store.cdxj import timestamp14, url_key
-from newsarchive.store.records import RecordNotFound, WarcRecords
+from newsarchive.store.records import WarcRecords
 
 REVISIT_MIME = "warc/revisit"
 
@@ -80,13 +83,15 @@ class Original:
 
 @dataclass
 class Originals:
-    """What :func:`find_originals` found: the copies to make, in index order, and how many
-    revisits name a response that is in no WARC file of the archive. The file of copies starts
+    """What :func:`find_originals` found: the copies to make, in index order, how many
+    revisits name a response that is in no WARC file of the archive, and the selected files
+    that could not be read to the end. The file of copies starts
     with ``head``, its warcinfo record (:meth:`start_file`)."""
 
     copies: dict[tuple[str, int], Original]
     missing: int = 0
     head: bytes = b""
+    damaged: list[str] = field(default_factory=list)  # files whose revisits could not all be read
 
     @property
     def size(self) -> int:
@@ -110,10 +115,12 @@ class Originals:
         return f"{entry.key} {entry.timestamp} {json.dumps(fields, ensure_ascii=False)}\n"
 
 
-def find_originals(index: Path, records: WarcRecords, names: set[str]) -> Originals:
-    """The responses that revisits in the files ``names`` refer to and that are in other files
+def find_originals(index: Path, warcs: list[Path]) -> Originals:
+    """The responses that revisits in the files ``warcs`` refer to and that are in other files
     (none when the selection holds a response of that URL and digest)."""
-    wanted = _referred(index, records, names)
+    names = {path.name for path in warcs}
+    damaged: list[str] = []
+    wanted = _referred(warcs, damaged)
     best: dict[tuple[str, str, str], tuple[int, int, IndexEntry]] = {}
     inside: set[tuple[str, str]] = set()
     for ordinal, entry in enumerate(read_index(index)):
@@ -131,7 +138,7 @@ def find_originals(index: Path, records: WarcRecords, names: set[str]) -> Origin
                 best[(entry.key, digest, date)] = (distance, ordinal, entry)
     chosen = {ordinal: entry for (key, digest, _), (_, ordinal, entry) in best.items()
               if (key, digest) not in inside}
-    result = Originals({})
+    result = Originals({}, damaged=damaged)
     offset = 0
     for _, entry in sorted(chosen.items()):
         result.copies[entry.place] = Original(entry, offset)
@@ -149,26 +156,29 @@ def copied_chunks(records: WarcRecords, originals: Originals) -> Iterator[bytes]
         yield from records.raw_member(filename, offset, original.length)
 
 
-def _referred(
-    index: Path, records: WarcRecords, names: set[str]
-) -> dict[tuple[str, str], set[str]]:
-    """(URL key, payload digest) -> the dates referred to, for the selection's revisits."""
+def _referred(warcs: list[Path], damaged: list[str]) -> dict[tuple[str, str], set[str]]:
+    """(URL key, payload digest) -> the dates referred to, for the revisits in ``warcs``: those
+    of identical payloads and those of 304 answers (which the index leaves out: design.md).
+    The names of files that stop reading are added to ``damaged``."""
     wanted: dict[tuple[str, str], set[str]] = {}
-    for entry in read_index(index):
-        if not entry.is_revisit or entry.filename not in names:
-            continue
-        try:
-            with records.open_record(entry.filename, int(entry.fields["offset"]),
-                                     int(entry.fields["length"])) as revisit:
-                target = revisit.header("WARC-Refers-To-Target-URI")
-                date = revisit.header("WARC-Refers-To-Date")
-                digest = revisit.header("WARC-Payload-Digest") or entry.fields.get("digest")
-        except (RecordNotFound, KeyError, ValueError):
-            continue  # verify reports a line that leads nowhere; nothing to copy for it
-        if digest:
-            key = url_key(target) if target else entry.key
-            wanted.setdefault((key, digest), set()).add(timestamp14(date) if date else "")
+    for path in warcs:
+        with open(path, "rb") as stream:
+            try:
+                for record in ArchiveIterator(stream):
+                    if record.rec_type == "revisit":
+                        _want(record.rec_headers, wanted)
+            except Exception:  # whatever warcio makes of a damaged member
+                damaged.append(path.name)
     return wanted
+
+
+def _want(headers: StatusAndHeaders, wanted: dict[tuple[str, str], set[str]]) -> None:
+    target = headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header(
+        "WARC-Target-URI")
+    digest = headers.get_header("WARC-Payload-Digest")
+    if target and digest:
+        date = headers.get_header("WARC-Refers-To-Date")
+        wanted.setdefault((url_key(target), digest), set()).add(timestamp14(date) if date else "")
 
 
 def _number(timestamp: str) -> int:

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
-from newsarchive.store.cdxj import INDEX_NAME
+from newsarchive.store.cdxj import INDEX_NAME, index_warc
 from newsarchive.store.jsonl import read_jsonl
 from newsarchive.store.layout import Layout, fsync_directory
 from newsarchive.store.originals import Originals, copied_chunks, find_originals, read_index
@@ -198,7 +198,7 @@ def _write_package(
     indexed: set[str] = set()
     index = layout.index / INDEX_NAME
     records = WarcRecords(layout.warc)
-    originals = find_originals(index, records, names) if selection.runs else Originals({})
+    originals = find_originals(index, selection.warcs) if selection.runs else Originals({})
     copies_name = _copies_name(names)
     if originals.copies:
         originals.start_file(copies_name, {"software": f"newsarchive {__version__}",
@@ -206,7 +206,7 @@ def _write_package(
     result.index_lines = writer.add_index(
         _index_lines(index, names, indexed, originals, copies_name), index.stat().st_size
     )
-    for name in sorted(names - indexed):
+    for name in sorted(name for name in names - indexed if _indexable(layout.warc / name)):
         result.notes.append(f"warc/{name} has no line in the index: its records cannot be "
                             f"replayed (`newsarchive index -o {layout.root}` rebuilds it)")
     pages = _pages(selection, names, result.notes)
@@ -225,10 +225,19 @@ def _write_package(
             f"{'this run' if len(selection.runs or ()) == 1 else 'these runs'} refer to: "
             f"copied into archive/{copies_name} ({size:,} bytes)"
         )
+    for name in originals.damaged:
+        result.notes.append(f"warc/{name} could not be read to the end (`newsarchive verify -o "
+                            f"{layout.root}` names the damage): the responses its later revisits "
+                            "refer to may be missing")
     if originals.missing:
         result.notes.append(f"{originals.missing} revisit(s) refer to a response that is in no "
                             "WARC file of the archive: they do not replay")
     writer.finish(_metadata(layout, selection))
+
+
+def _indexable(path: Path) -> bool:
+    """Whether the file holds a record the index would list (a run of 304 answers does not)."""
+    return next(index_warc(path), None) is not None
 
 
 def _copies_name(names: set[str]) -> str:
