@@ -13,6 +13,7 @@ the selection's revisits, not with the archive.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 from collections.abc import Iterator
@@ -26,7 +27,6 @@ from warcio.warcwriter import WARCWriter
 
 from newsarchive.capture.warc_writer import WARC_VERSION
 from newsarchive.store.cdxj import timestamp14, url_key
-from newsarchive.store.records import WarcRecords
 
 REVISIT_MIME = "warc/revisit"
 
@@ -46,7 +46,8 @@ class IndexEntry:
 
     @property
     def place(self) -> tuple[str, int]:
-        return str(self.fields.get("filename")), int(self.fields.get("offset", -1))
+        offset = str(self.fields.get("offset", ""))
+        return str(self.fields.get("filename")), int(offset) if offset.isdigit() else -1
 
     @property
     def is_revisit(self) -> bool:
@@ -85,8 +86,8 @@ class Original:
 class Originals:
     """What :func:`find_originals` found: the copies to make, in index order, how many
     revisits name a response that is in no WARC file of the archive, and the selected files
-    that could not be read to the end. The file of copies starts
-    with ``head``, its warcinfo record (:meth:`start_file`)."""
+    that could not be read to the end. The file of copies starts with ``head``, its warcinfo
+    record (:meth:`start_file`)."""
 
     copies: dict[tuple[str, int], Original]
     missing: int = 0
@@ -128,6 +129,10 @@ def find_originals(index: Path, warcs: list[Path]) -> Originals:
         dates = wanted.get((entry.key, digest)) if digest else None
         if dates is None or entry.is_revisit or not entry.filename:
             continue
+        length = str(entry.fields.get("length", ""))
+        if Path(entry.filename).name != entry.filename or entry.place[1] < 0 or (
+                not length.isdigit()):
+            continue  # not a record of a file of warc/: not copied
         if entry.filename in names:
             inside.add((entry.key, digest))
             continue
@@ -148,12 +153,22 @@ def find_originals(index: Path, warcs: list[Path]) -> Originals:
     return result
 
 
-def copied_chunks(records: WarcRecords, originals: Originals) -> Iterator[bytes]:
+def copied_chunks(warc_dir: Path, originals: Originals, chunk: int = 1 << 20) -> Iterator[bytes]:
     """The file of copies: its warcinfo record, then the originals' gzip members as stored,
-    one after another in index order."""
+    one after another in index order. Raises OSError for a file shorter than its index says."""
     yield originals.head
     for (filename, offset), original in originals.copies.items():
-        yield from records.raw_member(filename, offset, original.length)
+        path = warc_dir / filename
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            remaining = original.length
+            while remaining > 0:
+                data = stream.read(min(chunk, remaining))
+                if not data:
+                    raise OSError(errno.EIO, f"shorter than the index says (record at {offset})",
+                                  str(path))
+                remaining -= len(data)
+                yield data
 
 
 def _referred(warcs: list[Path], damaged: list[str]) -> dict[tuple[str, str], set[str]]:

@@ -30,7 +30,6 @@ from newsarchive.store.cdxj import INDEX_NAME, index_warc
 from newsarchive.store.jsonl import read_jsonl
 from newsarchive.store.layout import Layout, fsync_directory
 from newsarchive.store.originals import Originals, copied_chunks, find_originals, read_index
-from newsarchive.store.records import WarcRecords
 
 WACZ_VERSION = "1.1.1"
 CHUNK = 1 << 20  # bytes copied at a time
@@ -197,7 +196,6 @@ def _write_package(
     names = {path.name for path in selection.warcs}
     indexed: set[str] = set()
     index = layout.index / INDEX_NAME
-    records = WarcRecords(layout.warc)
     originals = find_originals(index, selection.warcs) if selection.runs else Originals({})
     copies_name = _copies_name(names)
     if originals.copies:
@@ -216,7 +214,7 @@ def _write_package(
         result.warc_bytes += writer.add_file(path, f"archive/{path.name}")
         result.warcs += 1
     if originals.copies:
-        size = writer.add_stream(f"archive/{copies_name}", copied_chunks(records, originals),
+        size = writer.add_stream(f"archive/{copies_name}", copied_chunks(layout.warc, originals),
                                  originals.size)
         result.warc_bytes += size
         result.warcs += 1
