@@ -242,6 +242,33 @@ def test_wrapped_url_in_angle_brackets() -> None:
     assert urls_of(seeds) == [WRAPPED_URL]
 
 
+def test_markdown_links() -> None:
+    """Seed documents exported as Markdown: the link's URL is the seed, its text the title."""
+    text = (
+        f"Original url: [{BASE}/2024/04/28/one]({BASE}/2024/04/28/one)\n"
+        f"[the second]({BASE}/2024/04/28/two).\n\n"
+        f"Related article: [Harbour vote delayed]({BASE}/2024/04/28/three)\n"
+    )
+    seeds, warnings = parse_seed_text(text, "s.md")
+    assert warnings == []
+    assert urls_of(seeds) == [f"{BASE}/2024/04/28/one", f"{BASE}/2024/04/28/two"]
+    assert seeds[0].related_titles == ("Harbour vote delayed",)
+
+
+def test_soft_hyphens_and_invisible_characters_leave_urls() -> None:
+    """Text tools insert soft hyphens where they would break a long word, and zero-width
+    spaces; neither is ever part of a URL as written."""
+    text = f"Original url:\n{WRAPPED_HEAD}\u00ad\n-line-\u200bend-a65861\n"
+    seeds, warnings = parse_seed_text(text, "s.txt")
+    assert warnings == []
+    assert urls_of(seeds) == [WRAPPED_URL]
+    seeds, _ = parse_seed_text(f"Original url: {BASE}/some\u00adthing\n", "s.txt")
+    assert urls_of(seeds) == [f"{BASE}/something"]
+    text = f"Original url: {BASE}/2024/04/28/some\u00ad\nthing\nRelated article: T\n"
+    seeds, warnings = parse_seed_text(text, "s.txt")  # broken at the soft hyphen
+    assert warnings == [] and urls_of(seeds) == [f"{BASE}/2024/04/28/something"]
+
+
 def test_bad_lines_give_warnings_with_file_and_line() -> None:
     text = (
         "Intro text.\n"  # 1

@@ -312,8 +312,13 @@ _URL_CHARS_RE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _OPENERS = "<([{\"'\u00ab\u201c\u2018"
 _CLOSERS = ">)]}\"'.,;:!?\u00bb\u201d\u2019\u2026"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
-_WRAP_MARKS = "-_/.?&=%#~+"  # characters a wrapped URL piece typically starts or ends with
+# characters a wrapped URL piece typically starts or ends with (a soft hyphen: where a text
+# tool broke the line; it is dropped from the URL)
+_WRAP_MARKS = "-_/.?&=%#~+\u00ad"
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u200e\u200f"
+_NEVER_IN_URLS = dict.fromkeys(map(ord, _INVISIBLE + "\u00ad"))  # invisible, soft hyphen
+# a Markdown link, "[text](url)" (text may itself be the URL): the URL goes, or the title
+_MARKDOWN_LINK = re.compile(r"\[(?P<text>[^\[\]]*)\]\((?P<url>[^()\s]+)\)")
 
 
 def _strip(text: str) -> str:
@@ -326,7 +331,7 @@ def _is_url_start(token: str) -> bool:
 
 def _clean_token(token: str) -> str:
     """Token without the brackets, quotes and sentence punctuation around a URL in text."""
-    token = token.lstrip(_OPENERS)
+    token = token.translate(_NEVER_IN_URLS).lstrip(_OPENERS)  # left by text tools, never typed
     while token and token[-1] in _CLOSERS:
         opener = _PAIRS.get(token[-1])
         if opener and token.count(opener) >= token.count(token[-1]):
@@ -420,15 +425,16 @@ class _SeedDocumentParser:
             self.close_block(line.number, f"line longer than {MAX_LINE_CHARS} characters")
         elif match := _RELATED_RE.match(text):
             self.close_block()
-            self.add_title(line.number, _strip(match.group(1)))
+            self.add_title(line.number, _strip(_MARKDOWN_LINK.sub(r"\g<text>", match.group(1))))
         elif match := _ORIGINAL_URL_RE.match(text):
             self.close_block()
             self.in_block, self.block_start, self.block_tries = True, line.number, 0
-            self.url_line(line, _strip(match.group(1)))
+            self.url_line(line, _strip(_MARKDOWN_LINK.sub(r"\g<url>", match.group(1))))
         elif self.in_block:
-            self.block_line(line, text)
+            self.block_line(line, _MARKDOWN_LINK.sub(r"\g<url>", text))
 
     def block_line(self, line: _Line, text: str) -> None:
+        text = text.translate(_NEVER_IN_URLS)
         if not text:
             self.flush()  # a wrapped URL goes on right on the next line, never after a blank
         elif _is_url_start(text):
