@@ -221,6 +221,16 @@ def test_related_list_after_a_heading_in_the_tail_goes(heading: str) -> None:
     assert strip_boilerplate(text) == "\n".join(PROSE)
 
 
+def test_ad_labels_and_affiliate_disclosures_go() -> None:
+    text = "\n".join([
+        "*Werbung. Dieser Beitrag enthält Werbung für eine Modemarke.", PROSE[0], "Advertisement",
+        PROSE[1], "ANZEIGE", PROSE[2],
+        "This post contains references to products from one or more of our advertisers. We may "
+        "receive compensation when you click on links to those products.", PROSE[3],
+    ])  # fmt: skip
+    assert strip_boilerplate(text) == "\n".join(PROSE)
+
+
 def test_prose_mentioning_markers_stays() -> None:
     lines = [
         PROSE[0],
@@ -234,6 +244,8 @@ def test_prose_mentioning_markers_stays() -> None:
         "The minutes are filed under Kategorie:Council in the city wiki.",
         "MIRA-Award",
         "Nominated in 2013",
+        "Werbung für Zigaretten ist in der Stadt seit 2022 verboten.",
+        "The advertisers said the campaign would earn a commission for the agency.",
     ]
     assert strip_boilerplate("\n".join(lines)) == "\n".join(lines)
 

@@ -11,8 +11,10 @@ Two generic rules (their effect on the development set: docs/quality.md):
 2. *Trailing notices*: from the end of the text backwards, lines that carry a notice marker
    (©, "subscribe", "newsletter", "Foto:", "Quelle:", "Kommentar"...) go while they keep
    coming; the first other line stops the trimming.
-3. Anywhere, a short line pitching a subscription or crediting a photo goes; among the first
-   lines, a dateline ("23.10.2018", "24. März 2004, 19:49 | Genesis") goes.
+3. Anywhere, a short line pitching a subscription or crediting a photo goes, and so do an ad
+   slot's label ("Werbung", "Advertisement") and a line disclosing advertising or affiliate
+   links ("This post contains references to products from our advertisers..."); among the
+   first lines, a dateline ("23.10.2018", "24. März 2004, 19:49 | Genesis") goes.
 """
 
 from __future__ import annotations
@@ -83,6 +85,20 @@ PROMO = re.compile(
     r"\((?:foto|photo|credit|bild|fot)\b[^)]*\)|^(?:foto|photo|credit|bild|fot)\s*[.:]"
 )
 PROMO_LINE = 200  # characters: longer lines are prose that mentions such words
+# Anywhere, a label of an ad slot ("Werbung", "Advertisement") alone on its line, or a line that
+# discloses advertising or affiliate links; matched against the lower-cased line.
+DISCLOSURE = re.compile(
+    r"^\W{0,3}(?:werbung|anzeige|advertisement|sponsored|publicidad|publicité|reklama)\W{0,3}"
+    r"(?:$|\. )|"
+    r"\b(?:this|dieser|der|ce|este) (?:post|article|beitrag|artikel|text|story|page) "
+    r"(?:contains|enthält|may contain|kann|contient|contiene) [^.]{0,40}(?:affiliate|werbung|"
+    r"anzeige|advertis|sponsor|references to products|liens? affili|enlaces de afiliado)|"
+    r"\bwe (?:may )?(?:receive|earn|get) (?:a )?(?:small )?(?:compensation|commission)|"
+    r"advertisers do not influence|"
+    r"\b(?:erhalten|bekommen) wir (?:ggf\. |unter umständen )?(?:eine )?(?:kleine )?provision|"
+    r"affiliate[- ]links?\b[^.]{0,80}\b(?:commission|provision|compensation|vergütung)"
+)
+DISCLOSURE_LINE = 400  # characters: longer lines are prose
 SHORT_LINE = 40  # characters: a heading-sized line
 NOTICE_LINE = 300  # characters: longer trailing lines are prose, whatever words they use
 HEADLINE = 120  # characters: longer lines under a related heading are paragraphs
@@ -123,7 +139,10 @@ def _dateline(line: str) -> bool:
 def _promo(line: str) -> bool:
     if CROSS_LINK.match(line):
         return True
-    return len(line) < PROMO_LINE and bool(PROMO.search(line.lower()))
+    lowered = line.lower()
+    if len(line) < DISCLOSURE_LINE and DISCLOSURE.search(lowered):
+        return True
+    return len(line) < PROMO_LINE and bool(PROMO.search(lowered))
 
 
 def _cut_related_lists(lines: list[str]) -> list[str]:
