@@ -270,6 +270,21 @@ def test_progress_lines_in_a_log(site, tmp_path):
     assert "[newsarchive]" not in without.stderr  # not a terminal, not asked for
 
 
+def test_signal_while_the_seeds_are_read_stops_before_anything_is_fetched(site, tmp_path):
+    """100,000 seeds take a while to read; a signal then stops the run at once (kept by the
+    crawl's handler, never raised into the code reading them), and nothing is fetched."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("".join(f"{site.base_url}/page-{n}.html\n" for n in range(100_000)))
+    output = tmp_path / "out"
+    victim = start_crawl(str(seeds), "-o", str(output), *SLOW)
+    wait_for(lambda: (output / "state" / "run.lock").exists())
+    victim.send_signal(signal.SIGINT)
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == EXIT_INTERRUPTED, err
+    assert "stopped while starting" in err and "Traceback" not in err
+    assert not list(output.glob("warc/*.warc.gz*"))
+
+
 def test_signal_while_starting_stops_the_run_once_it_runs(site, tmp_path):
     output = tmp_path / "out"
     victim = start_crawl(f"{site.base_url}/index.html", "-o", str(output), *SLOW)

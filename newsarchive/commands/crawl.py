@@ -147,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C while --wait-lock waits: nothing started
         print("newsarchive crawl: stopped before the run started", file=sys.stderr)
         return EXIT_INTERRUPTED
+    # From here a stop signal is kept, not raised: a KeyboardInterrupt could land in library code
+    # that swallows it (imports, seed parsing) and the run would go on as if never stopped.
+    stop = GracefulStop(run.run_id)
+    stop.install()
     try:
         note_interrupted(run, args.output)
         overrides.update(run.settings)
@@ -159,10 +163,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"newsarchive crawl: no usable seed: nothing to crawl ({SEED_FORMS})",
                   file=sys.stderr)
             return EXIT_FATAL
-        code, reason = run_spider(overrides, run.run_id, (seeds, warnings))
+        if stop.interrupted:  # while the seeds were read: nothing started yet
+            print(f"newsarchive crawl: run {run.run_id} stopped while starting", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        code, reason = run_spider(overrides, stop, (seeds, warnings))
         run.finished(reason)
         return code
-    except KeyboardInterrupt:  # before the crawl's own handlers are in place
+    except KeyboardInterrupt:  # a signal that came before the handlers were in place
         print(f"newsarchive crawl: run {run.run_id} stopped while starting", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
@@ -202,11 +209,12 @@ def check_writable(output: Path) -> str | None:
 
 
 def run_spider(
-    overrides: dict[str, object], run_id: str, seeds: tuple[list[Seed], list[SeedWarning]]
+    overrides: dict[str, object], stop: GracefulStop, seeds: tuple[list[Seed], list[SeedWarning]]
 ) -> tuple[int, str | None]:
-    """Run the crawl; `seeds`: NEWSARCHIVE_SEEDS as read already, handed to the spider."""
-    stop = GracefulStop(run_id)
-    stop.install()
+    """Run the crawl under `stop`'s signal handlers (installed already: a signal that came
+    while starting stops the run once its engine runs); `seeds`: NEWSARCHIVE_SEEDS as read
+    already, handed to the spider."""
+    run_id = stop.run_id
     process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler("articles")
     failures: list[Failure] = []
