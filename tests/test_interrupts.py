@@ -281,7 +281,7 @@ def test_signal_while_the_seeds_are_read_stops_before_anything_is_fetched(site, 
     victim.send_signal(signal.SIGINT)
     _, err = victim.communicate(timeout=60)
     assert victim.returncode == EXIT_INTERRUPTED, err
-    assert "stopped while starting" in err and "Traceback" not in err
+    assert "interrupted while starting: nothing was fetched" in err and "Traceback" not in err
     assert not list(output.glob("warc/*.warc.gz*"))
 
 

@@ -164,13 +164,15 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_FATAL
         if stop.interrupted:  # while the seeds were read: nothing started yet
-            print(f"newsarchive crawl: run {run.run_id} stopped while starting", file=sys.stderr)
+            print(f"newsarchive crawl: run {run.run_id} interrupted while starting: nothing was "
+                  "fetched", file=sys.stderr)
             return EXIT_INTERRUPTED
         code, reason = run_spider(overrides, stop, (seeds, warnings))
         run.finished(reason)
         return code
     except KeyboardInterrupt:  # a signal that came before the handlers were in place
-        print(f"newsarchive crawl: run {run.run_id} stopped while starting", file=sys.stderr)
+        print(f"newsarchive crawl: run {run.run_id} interrupted while starting: nothing was "
+              "fetched", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         run.release()
