@@ -352,6 +352,7 @@ class WaczWriter:
         """Bytes as they come (gzip members of WARC records), stored as they are."""
         info = zipfile.ZipInfo(arcname, datetime.now(UTC).timetuple()[:6])
         info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16  # a regular file, as the copied WARCs are
         with self._entry(info, zip64=size_bound > zipfile.ZIP64_LIMIT // 2) as out:
             for chunk in chunks:
                 out.write(chunk)
