@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,6 +28,15 @@ REPLAY_HOST = "replay.localhost"
 
 def have_chromium() -> bool:
     return CHROMIUM.exists() and CHROMEDRIVER.exists()
+
+
+def require_chromium(module_level: bool = False) -> None:
+    """Skip the test (or module) without chromium and chromedriver; under CI, fail instead."""
+    if have_chromium():
+        return
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs chromium and chromium-driver (.ci/run installs them)")
+    pytest.skip("chromium / chromedriver not installed", allow_module_level=module_level)
 
 
 def free_ports(count: int) -> list[int]:

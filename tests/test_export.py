@@ -30,7 +30,7 @@ from newsarchive.store.cdxj import url_key
 from newsarchive.store.layout import Layout
 from newsarchive.store.wacz import ORIGINALS_NAME, export_wacz
 from tests.conftest import ROOT, SITE, CrawlRun, run_newsarchive, write_seed_document
-from tests.replay_support import chromium, have_chromium
+from tests.replay_support import chromium, require_chromium
 
 ARTIFACTS = ROOT / "test-artifacts" / "export"
 # ui.js and sw.js of the replaywebpage npm package (.ci/run fetches the pinned tarball)
@@ -477,10 +477,7 @@ def replay_site(
             raise RuntimeError("CI needs ReplayWeb.page (.ci/run fetches it)")
         pytest.skip("ReplayWeb.page files absent: set NEWSARCHIVE_TEST_REPLAYWEBPAGE to the "
                     "unpacked replaywebpage npm package (.ci/run shows how)")
-    if not have_chromium():
-        if os.environ.get("CI"):
-            raise RuntimeError("CI needs chromium and chromium-driver (.ci/run installs them)")
-        pytest.skip("chromium / chromedriver not installed")
+    require_chromium()
     folder = archive.work / "replaywebpage"
     (folder / "replay").mkdir(parents=True)
     shutil.copy(REPLAYWEBPAGE / "ui.js", folder / "ui.js")

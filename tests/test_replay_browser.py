@@ -26,7 +26,7 @@ from tests.replay_support import (
     chromium,
     free_ports,
     get,
-    have_chromium,
+    require_chromium,
     wait_for,
 )
 
@@ -35,10 +35,7 @@ EDITED_FROM = "The harbour commission voted seven to two in favour of the northe
 EDITED_TO = "The harbour commission voted six to three in favour of the northern breakwater plan."
 HOSTILE_PATH = "/2024/05/05/hostile-page-a10666.html"
 
-if not have_chromium():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium and chromium-driver (.ci/run installs them)")
-    pytest.skip("chromium / chromedriver not installed", allow_module_level=True)
+require_chromium(module_level=True)
 
 
 def _hostile_page(app_origin: str) -> str:

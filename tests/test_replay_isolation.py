@@ -10,7 +10,6 @@ reach the live site by every means a page has; none may work, and the listener s
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -27,18 +26,15 @@ from tests.replay_support import (
     chromium,
     free_ports,
     get,
-    have_chromium,
     replay_server,
+    require_chromium,
 )
 
 ARTIFACTS = ROOT / "test-artifacts" / "replay"
 HOSTILE_PATH = "/2024/06/01/harbour-intruder-returns-a20001.html"
 SECRET = "appsecret=s3cr3t-local-app"
 
-if not have_chromium():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium and chromium-driver (.ci/run installs them)")
-    pytest.skip("chromium / chromedriver not installed", allow_module_level=True)
+require_chromium(module_level=True)
 
 
 def hostile_page(live: str) -> str:

@@ -7,16 +7,14 @@ dozen line reads whatever the archive's size. Records are read by the store's on
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from newsarchive.store.cdxj import INDEX_NAME, url_key
+from newsarchive.store.cdxj import INDEX_NAME, REVISIT_MIME, parse_index_line, url_key
 from newsarchive.store.records import OpenRecord, RecordNotFound, WarcRecords
 
 TIMESTAMP_DIGITS = 14
@@ -43,12 +41,14 @@ class Capture:
 
     @classmethod
     def parse(cls, line: str) -> Capture:
-        key, timestamp, payload = line.split(" ", 2)
-        fields: dict[str, Any] = json.loads(payload)
+        entry = parse_index_line(line)
+        if entry is None:
+            raise ValueError(f"not a CDXJ line: {line[:80]!r}")
+        fields = entry.fields
         status = fields.get("status")
         return cls(
-            key=key,
-            timestamp=timestamp,
+            key=entry.key,
+            timestamp=entry.timestamp,
             url=fields["url"],
             mime=fields.get("mime"),
             status=int(status) if status not in (None, "", "-") else None,
@@ -60,7 +60,7 @@ class Capture:
 
     @property
     def is_revisit(self) -> bool:
-        return self.mime == "warc/revisit"
+        return self.mime == REVISIT_MIME
 
     @property
     def moment(self) -> datetime:

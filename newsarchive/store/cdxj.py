@@ -14,8 +14,9 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import surt
 from warcio.archiveiterator import ArchiveIterator
@@ -33,6 +34,7 @@ from newsarchive.store.warcscan import ScannedRecord, scan_with_damage
 INDEXED_TYPES = ("response", "revisit", "resource", "conversion", "metadata")
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 INDEX_NAME = "index.cdxj"
+REVISIT_MIME = "warc/revisit"  # the mime of a revisit's line
 MERGE_LOCK_NAME = ".merge.lock"
 _merge_locks: dict[Path, int] = {}  # index dir -> depth, for this process's nested holders
 
@@ -53,7 +55,7 @@ def cdxj_line(record: WrittenRecord, profile: str | None = None) -> str | None:
     if record.rec_type not in INDEXED_TYPES or profile == SERVER_NOT_MODIFIED:
         return None
     fields: dict[str, object] = {"url": record.target_uri}
-    mime = "warc/revisit" if record.rec_type == "revisit" else record.mime
+    mime = REVISIT_MIME if record.rec_type == "revisit" else record.mime
     if mime:
         fields["mime"] = mime
     if record.status is not None:
@@ -65,6 +67,52 @@ def cdxj_line(record: WrittenRecord, profile: str | None = None) -> str | None:
     fields["filename"] = record.pointer.file
     key = url_key(record.target_uri)
     return f"{key} {timestamp14(record.date)} {json.dumps(fields, ensure_ascii=False)}"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One parsed index line: its sort key and timestamp, its JSON fields, and the line."""
+
+    key: str
+    timestamp: str
+    fields: dict[str, Any]
+    line: str
+
+    @property
+    def filename(self) -> str | None:
+        return self.fields.get("filename")
+
+    @property
+    def place(self) -> tuple[str, int]:
+        """(file, offset) of its record; offset -1 when the line has no usable one."""
+        offset = str(self.fields.get("offset", ""))
+        return str(self.fields.get("filename")), int(offset) if offset.isdigit() else -1
+
+    @property
+    def is_revisit(self) -> bool:
+        return self.fields.get("mime") == REVISIT_MIME
+
+
+def parse_index_line(line: str) -> IndexEntry | None:
+    """A line of the index parsed; None for a header, a blank line or one that is not CDXJ."""
+    line = line.rstrip("\n")
+    if not line.strip() or line.startswith("!"):
+        return None
+    head, brace, rest = line.partition(" {")
+    key, _, timestamp = head.rpartition(" ")
+    try:
+        fields = json.loads(brace.lstrip() + rest)
+    except ValueError:
+        return None
+    return IndexEntry(key, timestamp, fields, line + "\n") if isinstance(fields, dict) else None
+
+
+def read_index(index: Path) -> Iterator[IndexEntry]:
+    """The index's CDXJ lines in order, parsed (others skipped), streamed."""
+    with open(index, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if (entry := parse_index_line(line)) is not None:
+                yield entry
 
 
 def index_warc(path: Path) -> Iterator[str]:

@@ -19,55 +19,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newsarchive.capture.warc_writer import WARC_VERSION
-from newsarchive.store.cdxj import timestamp14, url_key
-
-REVISIT_MIME = "warc/revisit"
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """One parsed index line: its sort key and timestamp, its JSON fields, and the line."""
-
-    key: str
-    timestamp: str
-    fields: dict[str, Any]
-    line: str
-
-    @property
-    def filename(self) -> str | None:
-        return self.fields.get("filename")
-
-    @property
-    def place(self) -> tuple[str, int]:
-        offset = str(self.fields.get("offset", ""))
-        return str(self.fields.get("filename")), int(offset) if offset.isdigit() else -1
-
-    @property
-    def is_revisit(self) -> bool:
-        return self.fields.get("mime") == REVISIT_MIME
-
-
-def read_index(index: Path) -> Iterator[IndexEntry]:
-    """The index's lines in order, parsed; header and unreadable lines skipped."""
-    with open(index, encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip() or line.startswith("!"):
-                continue
-            head, brace, rest = line.partition(" {")
-            key, _, timestamp = head.rpartition(" ")
-            try:
-                fields = json.loads(brace.lstrip() + rest)
-            except ValueError:
-                continue
-            if isinstance(fields, dict):
-                yield IndexEntry(key, timestamp, fields, line.rstrip("\n") + "\n")
+from newsarchive.store.cdxj import IndexEntry, read_index, timestamp14, url_key
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ still alive on this host are left alone all the same.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
-from newsarchive.store.cdxj import INDEX_NAME, index_warc, merge_into_index
+from newsarchive.store.cdxj import INDEX_NAME, index_warc, merge_into_index, read_index
 from newsarchive.store.layout import Layout
 from newsarchive.store.recovery import RecoveryResult, recover_open_warc, writer_is_alive
 from newsarchive.store.warcscan import Damage, read_warcinfo, scan_with_damage
@@ -165,17 +164,9 @@ def run_of(path: Path) -> str:
 
 
 def files_in_index(index_path: Path) -> set[str]:
-    names: set[str] = set()
     if not index_path.exists():
-        return names
-    with open(index_path, encoding="utf-8", errors="replace") as index:
-        for line in index:
-            parts = line.split(" ", 2)
-            try:
-                names.add(json.loads(parts[2]).get("filename", ""))
-            except (ValueError, IndexError, AttributeError):
-                continue
-    return names
+        return set()
+    return {entry.filename or "" for entry in read_index(index_path)}
 
 
 def cut_torn_line(path: Path) -> int:

@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
-from newsarchive.store.cdxj import INDEX_NAME, INDEXED_TYPES, SERVER_NOT_MODIFIED
+from newsarchive.store.cdxj import (
+    INDEX_NAME,
+    INDEXED_TYPES,
+    SERVER_NOT_MODIFIED,
+    parse_index_line,
+)
 from newsarchive.store.jsonl import JSONL_SCHEMA
 from newsarchive.store.layout import Layout
 from newsarchive.store.recovery import writer_is_alive
@@ -565,9 +570,11 @@ def _load_index(index_path: Path, db: sqlite3.Connection, result: Verification) 
 
 
 def _index_row(number: int, line: str) -> tuple | None:
-    parts = line.split(" ", 2)
+    entry = parse_index_line(line)
+    if entry is None:
+        return None
+    fields = entry.fields
     try:
-        fields = json.loads(parts[2]) if len(parts) == 3 else None
         return (number, str(fields["filename"]), int(fields["offset"]), int(fields["length"]),
                 fields["url"])
     except (ValueError, KeyError, TypeError):

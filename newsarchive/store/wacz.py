@@ -26,10 +26,10 @@ from typing import IO, Any
 
 from newsarchive import __version__
 from newsarchive.capture.warc_writer import OPEN_SUFFIX
-from newsarchive.store.cdxj import INDEX_NAME, index_warc
+from newsarchive.store.cdxj import INDEX_NAME, index_warc, read_index
 from newsarchive.store.jsonl import read_jsonl
 from newsarchive.store.layout import Layout, fsync_directory
-from newsarchive.store.originals import Originals, copied_chunks, find_originals, read_index
+from newsarchive.store.originals import Originals, copied_chunks, find_originals
 
 WACZ_VERSION = "1.1.1"
 CHUNK = 1 << 20  # bytes copied at a time
