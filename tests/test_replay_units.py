@@ -248,18 +248,19 @@ def test_catalogue_is_incremental(tmp_path: Path):
     jsonl.write_text(json.dumps(line) + "\n")
     catalogue = Catalogue(articles, tmp_path / "cache.sqlite")
     assert catalogue.refresh(force=True) == 1
-    hits = catalogue.search_text("BREAKWATER plan")
-    assert [h.title for h in hits] == ["Harbour <expansion>"]
+    hits = catalogue.search_articles("BREAKWATER plan", 0, 50)
+    assert [h.matched.title for h in hits] == ["Harbour <expansion>"]
     assert "\x02breakwater\x03" in hits[0].snippet
-    assert catalogue.search_text('" OR * NEAR(') == []  # user syntax never reaches FTS5
+    assert catalogue.search_articles('" OR * NEAR(', 0, 50) == []  # user syntax never reaches FTS5
     with open(jsonl, "a") as stream:
         stream.write(json.dumps({**line, "text": "Now with a lighthouse.",
                                  "fetched_at": "2024-05-02T08:00:00Z"}) + "\n")
         stream.write('{"url": "http://news.test/partial"')  # a line still being written
     assert catalogue.refresh(force=True) == 1
-    assert [h.line_no for h in catalogue.search_text("lighthouse")] == [2]
+    assert [h.matched.line_no for h in catalogue.search_articles("lighthouse", 0, 50)] == [2]
     assert len(catalogue.timeline(PAGE)) == 2
-    assert catalogue.search_url("story") and not catalogue.search_url("%")
+    assert catalogue.search_url_articles("story", 0, 100)
+    assert not catalogue.search_url_articles("%", 0, 100)
     assert Catalogue(articles, tmp_path / "cache.sqlite").refresh(force=True) == 0
     assert fts_query('a "b" c*') == '"a" "b" "c"'
 

@@ -287,41 +287,6 @@ class Catalogue:
     # -- queries ---------------------------------------------------------------------------------
     _COLUMNS = "run_id, line_no, url, final_url, status, fetched_at, title, line"
 
-    def search_text(self, query: str, limit: int = 50) -> list[CaptureRow]:
-        match = fts_query(query)
-        if not match:
-            return []
-        sql = (
-            f"SELECT {_prefixed(self._COLUMNS)}, snippet(text_index, 1, ?, ?, ' … ', 24)"
-            " FROM text_index JOIN captures c ON c.id = text_index.rowid"
-            " WHERE text_index MATCH ? ORDER BY rank LIMIT ?"
-        )
-        with self._lock:
-            rows = self._db.execute(sql, (MARK_START, MARK_END, match, limit)).fetchall()
-        return [_row(row[:-1], snippet=row[-1]) for row in rows]
-
-    def search_url(self, fragment: str, limit: int = 100) -> list[CaptureRow]:
-        fragment = fragment.strip()
-        if not fragment:
-            return []
-        if len(fragment) >= 3:  # trigram index: any substring of the URL, case-insensitive
-            sql = (
-                f"SELECT {_prefixed(self._COLUMNS)} FROM url_index"
-                " JOIN captures c ON c.id = url_index.rowid WHERE url_index MATCH ?"
-                " ORDER BY c.url, c.fetched_at DESC LIMIT ?"
-            )
-            args: tuple = ('"' + fragment.replace('"', '""') + '"', limit)
-        else:
-            pattern = like_pattern(fragment)
-            sql = (
-                f"SELECT {self._COLUMNS} FROM captures WHERE url LIKE ? ESCAPE '\\'"
-                " OR final_url LIKE ? ESCAPE '\\' ORDER BY url, fetched_at DESC LIMIT ?"
-            )
-            args = (pattern, pattern, limit)
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
-        return [_row(row) for row in rows]
-
     def capture(self, run_id: str, line_no: int) -> tuple[CaptureRow, str] | None:
         """A capture and its cleaned text."""
         sql = f"SELECT {self._COLUMNS}, text FROM captures WHERE run_id = ? AND line_no = ?"
